@@ -1,0 +1,25 @@
+//! millicast-webhook-relay: receives Dolby.io Real-time Streaming (Millicast) webhooks on an
+//! AWS Lambda function URL, verifies their signature, stores thumbnails in S3 and forwards
+//! every JSON event to SQS.
+//!
+//! Pure logic (signature, envelope, keys, messages) is free of I/O; [`handler::Relay`] runs it
+//! against the [`store::ObjectStore`] and [`store::EventQueue`] ports.
+
+pub mod aws;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod handler;
+pub mod keys;
+pub mod memory;
+pub mod message;
+pub mod model;
+pub mod s3;
+pub mod signature;
+pub mod sqs;
+pub mod store;
+pub mod thumbnail;
+
+pub use config::Config;
+pub use error::RelayError;
+pub use handler::Relay;

@@ -1,0 +1,23 @@
+//! The Lambda binary: read config, build the AWS clients once, serve the function URL.
+
+use lambda_http::{Error, Request, run, service_fn, tracing};
+use millicast_webhook_relay::s3::S3ObjectStore;
+use millicast_webhook_relay::sqs::SqsEventQueue;
+use millicast_webhook_relay::{Config, Relay, aws};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = Config::from_env().inspect_err(|error| tracing::error!("{error}"))?;
+    let sdk_config = aws::load_sdk_config().await;
+    let store = S3ObjectStore::new(
+        aws::s3_client(&sdk_config, config.s3_force_path_style),
+        &config.thumbnail_bucket,
+    );
+    let queue = SqsEventQueue::new(aws::sqs_client(&sdk_config), &config.event_queue_url);
+    let relay = Relay::new(&config, store, queue);
+    run(service_fn(|request: Request| async {
+        Ok::<_, Error>(relay.handle(request).await)
+    }))
+    .await
+}
