@@ -1,10 +1,35 @@
 //! AWS SDK clients, built once at init.
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+
+/// Retries and deadlines: the SDK's standard retry mode (3 attempts, jittered backoff capped
+/// at 1 s) inside per-attempt and per-operation timeouts, so that an SQS failure can still be
+/// spilled to S3 well inside the function timeout.
+pub fn with_relay_defaults(loader: ConfigLoader) -> ConfigLoader {
+    loader
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_max_backoff(Duration::from_secs(1)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(5))
+                .operation_timeout(Duration::from_secs(12))
+                .build(),
+        )
+}
 
 /// Loads region, credentials and endpoint overrides (`AWS_ENDPOINT_URL`, …) from the environment.
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    with_relay_defaults(aws_config::defaults(BehaviorVersion::latest()))
+        .load()
+        .await
 }
 
 /// `force_path_style` for local S3 servers, which cannot serve `bucket.host` addresses.

@@ -1,0 +1,397 @@
+//! Shared rig for the integration tier: a moto server (S3 + SQS) on a free loopback port,
+//! per-test buckets and queues, function-URL requests built as AWS delivers them, and
+//! read-back helpers. Nothing here is mocked: the relay talks to moto over HTTP through the
+//! real AWS SDK clients.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::config::{Credentials, Region};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, KeyInit, Mac};
+use lambda_http::{Body, Request, Response};
+use millicast_webhook_relay::s3::S3ObjectStore;
+use millicast_webhook_relay::sqs::SqsEventQueue;
+use millicast_webhook_relay::{Config, Relay, aws};
+
+/// MILLICAST.md's documented test secret.
+pub const SECRET: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+/// A secret being rotated out.
+pub const PREVIOUS_SECRET: &str = "cHJldmlvdXMtc2VjcmV0LWR1cmluZy1yb3RhdGlvbg==";
+/// A secret the relay does not know.
+pub const OTHER_SECRET: &str = "c29tZWJvZHktZWxzZXMtc2VjcmV0";
+
+pub fn project_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The moto server shared by one test binary. It exits when this process does: its stdin is
+/// a pipe from us, and the launcher stops the server at EOF.
+pub struct Moto {
+    _process: Child,
+    pub endpoint: String,
+}
+
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let python = std::env::var_os("RELAY_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| project_dir().join(".venv/bin/python"));
+        let mut process = Command::new(&python)
+            .arg(project_dir().join("scripts/moto_server.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start moto with {python:?} ({e}); run `make test`, which creates .venv"
+                )
+            });
+        let mut first_line = String::new();
+        BufReader::new(process.stdout.take().expect("piped stdout"))
+            .read_line(&mut first_line)
+            .expect("moto prints its port");
+        let port: u16 = first_line.trim().parse().expect("moto port");
+        Moto {
+            _process: process,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    })
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// The signature header value, computed here with the hmac crate directly.
+pub fn sign(secret_b64: &str, body: &[u8]) -> String {
+    let mut mac =
+        <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(&STANDARD.decode(secret_b64).unwrap())
+            .unwrap();
+    mac.update(body);
+    format!("sha1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// An SDK config pointing at `endpoint` with dummy credentials and the relay's retry/timeouts.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws::with_relay_defaults(aws_config::defaults(BehaviorVersion::latest()))
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .load()
+        .await
+}
+
+/// A free loopback port with nothing listening on it.
+pub fn closed_port_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Builds a function-URL request (payload format 2.0) as AWS delivers it, and parses it the
+/// way the runtime does (`lambda_http::request::from_str`). `base64` marks a binary body.
+pub fn function_url_request(
+    method: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    base64: bool,
+) -> Request {
+    let mut header_map = serde_json::Map::new();
+    header_map.insert("host".into(), "abcdefgh.lambda-url.us-east-1.on.aws".into());
+    header_map.insert("user-agent".into(), "Millicast-Webhooks".into());
+    for (name, value) in headers {
+        let name = name.to_ascii_lowercase();
+        // Function URLs join repeated headers with commas.
+        let joined = match header_map.get(&name) {
+            Some(existing) => format!("{},{value}", existing.as_str().unwrap()),
+            None => (*value).to_owned(),
+        };
+        header_map.insert(name, joined.into());
+    }
+    let body_text = if base64 {
+        STANDARD.encode(body)
+    } else {
+        String::from_utf8(body.to_vec()).expect("text body")
+    };
+    let event = serde_json::json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/",
+        "rawQueryString": "",
+        "headers": header_map,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "abcdefgh",
+            "domainName": "abcdefgh.lambda-url.us-east-1.on.aws",
+            "domainPrefix": "abcdefgh",
+            "http": {"method": method, "path": "/", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "Millicast-Webhooks"},
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "26/Nov/2026:23:00:00 +0000",
+            "timeEpoch": 1_795_820_400_000i64
+        },
+        "body": body_text,
+        "isBase64Encoded": base64
+    });
+    lambda_http::request::from_str(&event.to_string()).expect("valid function URL event")
+}
+
+/// A signed JSON webhook as the platform sends it.
+pub fn json_webhook(body: &str, secret: &str) -> Request {
+    let signature = sign(secret, body.as_bytes());
+    function_url_request(
+        "POST",
+        &[
+            ("content-type", "application/json"),
+            ("x-millicast-signature", &signature),
+        ],
+        body.as_bytes(),
+        false,
+    )
+}
+
+pub fn thumbnail_jpeg() -> Vec<u8> {
+    std::fs::read(project_dir().join("tests/fixtures/thumbnail.jpg")).unwrap()
+}
+
+pub fn status_and_body(response: &Response<Body>) -> (u16, serde_json::Value) {
+    let body = match response.body() {
+        Body::Text(text) => text.clone(),
+        other => panic!("expected a text body, got {other:?}"),
+    };
+    (
+        response.status().as_u16(),
+        serde_json::from_str(&body).unwrap(),
+    )
+}
+
+pub type MotoRelay = Relay<S3ObjectStore, SqsEventQueue>;
+
+/// A bucket and a queue of its own for one test.
+pub struct Fixture {
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub bucket: String,
+    pub queue_url: String,
+    pub sdk: aws_config::SdkConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    pub key: String,
+    pub body: Vec<u8>,
+    pub content_type: Option<String>,
+    pub metadata: HashMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReceivedMessage {
+    pub body: String,
+    /// Attribute name → (data type, value).
+    pub attributes: HashMap<String, (String, String)>,
+    pub group_id: Option<String>,
+    pub deduplication_id: Option<String>,
+}
+
+impl ReceivedMessage {
+    pub fn attribute(&self, name: &str) -> Option<(&str, &str)> {
+        self.attributes
+            .get(name)
+            .map(|(t, v)| (t.as_str(), v.as_str()))
+    }
+}
+
+impl Fixture {
+    pub async fn new(fifo: bool) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let name = format!("relay-{}-{n}", std::process::id());
+        let sdk = sdk_config(&moto().endpoint).await;
+        let s3 = aws::s3_client(&sdk, true);
+        let sqs = aws::sqs_client(&sdk);
+        s3.create_bucket()
+            .bucket(&name)
+            .send()
+            .await
+            .expect("create bucket");
+        let queue_name = if fifo {
+            format!("{name}.fifo")
+        } else {
+            name.clone()
+        };
+        let mut create = sqs.create_queue().queue_name(queue_name);
+        if fifo {
+            create = create.attributes(QueueAttributeName::FifoQueue, "true");
+        }
+        let queue_url = create
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .unwrap();
+        Self {
+            s3,
+            sqs,
+            bucket: name,
+            queue_url,
+            sdk,
+        }
+    }
+
+    /// Relay variables for this fixture; `overrides` replace or add (an empty value unsets).
+    pub fn config(&self, overrides: &[(&'static str, &str)]) -> Config {
+        let mut vars: HashMap<&str, String> = HashMap::from([
+            ("WEBHOOK_SECRET", SECRET.to_owned()),
+            ("THUMBNAIL_BUCKET", self.bucket.clone()),
+            ("EVENT_QUEUE_URL", self.queue_url.clone()),
+            ("AWS_ENDPOINT_URL", moto().endpoint.clone()),
+        ]);
+        for (name, value) in overrides {
+            vars.insert(name, (*value).to_owned());
+        }
+        Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test config")
+    }
+
+    /// The relay as `main` wires it, over SDK clients pointed at moto.
+    pub fn relay(&self, config: &Config) -> MotoRelay {
+        self.relay_with(config, &self.sdk, &self.sdk)
+    }
+
+    /// The relay with S3 and SQS reached through separate SDK configs (to take one down).
+    pub fn relay_with(
+        &self,
+        config: &Config,
+        s3_sdk: &aws_config::SdkConfig,
+        sqs_sdk: &aws_config::SdkConfig,
+    ) -> MotoRelay {
+        let store = S3ObjectStore::new(
+            aws::s3_client(s3_sdk, config.s3_force_path_style),
+            &config.thumbnail_bucket,
+        );
+        let queue = SqsEventQueue::new(aws::sqs_client(sqs_sdk), &config.event_queue_url);
+        Relay::new(config, store, queue)
+    }
+
+    pub async fn objects(&self) -> Vec<StoredObject> {
+        let listing = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .unwrap();
+        let mut objects = Vec::new();
+        for entry in listing.contents() {
+            let key = entry.key().unwrap().to_owned();
+            let object = self
+                .s3
+                .get_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .send()
+                .await
+                .unwrap();
+            let content_type = object.content_type().map(str::to_owned);
+            let metadata = object.metadata().cloned().unwrap_or_default();
+            let body = object.body.collect().await.unwrap().into_bytes().to_vec();
+            objects.push(StoredObject {
+                key,
+                body,
+                content_type,
+                metadata,
+            });
+        }
+        objects
+    }
+
+    pub async fn object(&self, key: &str) -> StoredObject {
+        self.objects()
+            .await
+            .into_iter()
+            .find(|o| o.key == key)
+            .unwrap_or_else(|| panic!("no object {key}"))
+    }
+
+    /// Receives (and deletes) every message currently on the queue.
+    pub async fn messages(&self) -> Vec<ReceivedMessage> {
+        let mut all = Vec::new();
+        loop {
+            let output = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .message_attribute_names("All")
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await
+                .unwrap();
+            let batch = output.messages();
+            if batch.is_empty() {
+                return all;
+            }
+            for message in batch {
+                let attributes = message
+                    .message_attributes()
+                    .map(|attrs| {
+                        attrs
+                            .iter()
+                            .map(|(name, value)| {
+                                (
+                                    name.clone(),
+                                    (
+                                        value.data_type().to_owned(),
+                                        value.string_value().unwrap_or_default().to_owned(),
+                                    ),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let system = message.attributes();
+                let system_value =
+                    |name: MessageSystemAttributeName| system.and_then(|s| s.get(&name)).cloned();
+                all.push(ReceivedMessage {
+                    body: message.body().unwrap_or_default().to_owned(),
+                    attributes,
+                    group_id: system_value(MessageSystemAttributeName::MessageGroupId),
+                    deduplication_id: system_value(
+                        MessageSystemAttributeName::MessageDeduplicationId,
+                    ),
+                });
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    /// Asserts that nothing reached S3 or SQS.
+    pub async fn assert_untouched(&self, what: &str) {
+        let keys: Vec<String> = self.objects().await.into_iter().map(|o| o.key).collect();
+        assert!(keys.is_empty(), "{what}: S3 holds {keys:?}");
+        let messages = self.messages().await;
+        assert!(messages.is_empty(), "{what}: SQS holds {messages:?}");
+    }
+}
