@@ -7,11 +7,31 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test venv lint unit lock clean
+.PHONY: test venv lint template unit events run package lock clean
 
-test: venv lint
-	cargo test --all-targets
-	cargo test --doc
+# The three tiers (unit, integration against moto, end-to-end under cargo-lambda's emulator),
+# with the operator CLI (`cli` feature) built and tested too.
+test: venv lint template
+	cargo test --features cli --all-targets
+	cargo test --features cli --doc
+
+template: venv
+	cfn-lint template.yaml
+	AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test sam validate --lint
+
+# Regenerate the function-URL sample events (a test fails when they are out of date).
+events:
+	cargo run --quiet --features cli --bin relayctl -- events --dir events
+
+# The relay on this machine: moto + cargo lambda watch + the samples; Ctrl-C stops it.
+run: venv
+	scripts/run-local.sh
+
+# What `sam build` deploys: an arm64 bootstrap, cross-built offline with cargo-lambda's zig.
+package: venv
+	rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	sam build
+	$(VENV)/bin/python scripts/check_elf.py .aws-sam/build/WebhookRelayFunction/bootstrap aarch64
 
 venv: $(VENV_STAMP)
 
@@ -22,7 +42,7 @@ $(VENV_STAMP): requirements-dev.txt
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --features cli --all-targets -- -D warnings
 
 unit:
 	cargo test --lib

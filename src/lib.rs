@@ -15,6 +15,7 @@ pub mod memory;
 pub mod message;
 pub mod model;
 pub mod s3;
+pub mod samples;
 pub mod signature;
 pub mod sqs;
 pub mod store;

@@ -4,6 +4,8 @@
 //! real AWS SDK clients.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod emulator;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -21,14 +23,14 @@ use hmac::{Hmac, KeyInit, Mac};
 use lambda_http::{Body, Request, Response};
 use millicast_webhook_relay::s3::S3ObjectStore;
 use millicast_webhook_relay::sqs::SqsEventQueue;
-use millicast_webhook_relay::{Config, Relay, aws};
+use millicast_webhook_relay::{Config, Relay, aws, samples};
 
 /// MILLICAST.md's documented test secret.
-pub const SECRET: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+pub const SECRET: &str = samples::TEST_SECRET;
 /// A secret being rotated out.
 pub const PREVIOUS_SECRET: &str = "cHJldmlvdXMtc2VjcmV0LWR1cmluZy1yb3RhdGlvbg==";
 /// A secret the relay does not know.
-pub const OTHER_SECRET: &str = "c29tZWJvZHktZWxzZXMtc2VjcmV0";
+pub const OTHER_SECRET: &str = samples::WRONG_SECRET;
 
 pub fn project_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -104,52 +106,15 @@ pub fn closed_port_endpoint() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-/// Builds a function-URL request (payload format 2.0) as AWS delivers it, and parses it the
-/// way the runtime does (`lambda_http::request::from_str`). `base64` marks a binary body.
+/// A function-URL request built as AWS delivers it (`samples::function_url_event`), parsed
+/// the way the runtime does (`lambda_http::request::from_str`). `base64` marks a binary body.
 pub fn function_url_request(
     method: &str,
     headers: &[(&str, &str)],
     body: &[u8],
     base64: bool,
 ) -> Request {
-    let mut header_map = serde_json::Map::new();
-    header_map.insert("host".into(), "abcdefgh.lambda-url.us-east-1.on.aws".into());
-    header_map.insert("user-agent".into(), "Millicast-Webhooks".into());
-    for (name, value) in headers {
-        let name = name.to_ascii_lowercase();
-        // Function URLs join repeated headers with commas.
-        let joined = match header_map.get(&name) {
-            Some(existing) => format!("{},{value}", existing.as_str().unwrap()),
-            None => (*value).to_owned(),
-        };
-        header_map.insert(name, joined.into());
-    }
-    let body_text = if base64 {
-        STANDARD.encode(body)
-    } else {
-        String::from_utf8(body.to_vec()).expect("text body")
-    };
-    let event = serde_json::json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": "/",
-        "rawQueryString": "",
-        "headers": header_map,
-        "requestContext": {
-            "accountId": "anonymous",
-            "apiId": "abcdefgh",
-            "domainName": "abcdefgh.lambda-url.us-east-1.on.aws",
-            "domainPrefix": "abcdefgh",
-            "http": {"method": method, "path": "/", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "Millicast-Webhooks"},
-            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "26/Nov/2026:23:00:00 +0000",
-            "timeEpoch": 1_795_820_400_000i64
-        },
-        "body": body_text,
-        "isBase64Encoded": base64
-    });
+    let event = samples::function_url_event(method, headers, body, base64);
     lambda_http::request::from_str(&event.to_string()).expect("valid function URL event")
 }
 
@@ -168,7 +133,7 @@ pub fn json_webhook(body: &str, secret: &str) -> Request {
 }
 
 pub fn thumbnail_jpeg() -> Vec<u8> {
-    std::fs::read(project_dir().join("tests/fixtures/thumbnail.jpg")).unwrap()
+    samples::SAMPLE_JPEG.to_vec()
 }
 
 pub fn status_and_body(response: &Response<Body>) -> (u16, serde_json::Value) {
