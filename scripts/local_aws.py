@@ -25,21 +25,25 @@ def show(bucket: str, queue_url: str) -> None:
         print(f"  {obj['Size']:>8}  {obj['Key']}")
 
     sqs = boto3.client("sqs")
-    seen = {}
-    # Receive with a zero visibility timeout so the messages stay for `relayctl tail` or a consumer.
-    for _ in range(20):
+    seen = []
+    # Page through the queue by hiding what was read, then make it all visible again so the
+    # messages stay for `relayctl tail` or a consumer.
+    while True:
         batch = sqs.receive_message(
             QueueUrl=queue_url,
             MaxNumberOfMessages=10,
             MessageAttributeNames=["All"],
-            VisibilityTimeout=0,
+            VisibilityTimeout=30,
         ).get("Messages", [])
-        for message in batch:
-            seen[message["MessageId"]] = message
         if not batch:
             break
+        seen.extend(batch)
+    for message in seen:
+        sqs.change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
     print(f"SQS {queue_url}: {len(seen)} message(s)")
-    for message in seen.values():
+    for message in seen:
         attrs = {k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()}
         label = f"{attrs.get('type', '?')}/{attrs.get('event', '?')}"
         extra = {k: v for k, v in attrs.items() if k in ("streamId", "timestamp", "claimCheck")}

@@ -22,7 +22,8 @@ stop() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap stop EXIT INT TERM
+trap stop EXIT
+trap 'stop; exit 0' INT TERM
 
 wait_port() { # port, what
   for _ in $(seq 1 600); do
@@ -38,13 +39,14 @@ cargo build --quiet --features cli --bin relayctl
 RELAYCTL=target/debug/relayctl
 
 echo "== moto (S3 + SQS) on 127.0.0.1:${MOTO_PORT}"
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" >/tmp/relay-local-moto.log 2>&1 &
+moto_server -H 127.0.0.1 -p "$MOTO_PORT" >/tmp/relay-local-moto.log 2>&1 </dev/null &
 pids+=($!)
 wait_port "$MOTO_PORT" moto
 QUEUE_URL=$(python scripts/local_aws.py setup "$BUCKET" relay-local-events)
 echo "bucket ${BUCKET}, queue ${QUEUE_URL}"
 
-echo "== relay under cargo lambda watch on 127.0.0.1:${RELAY_PORT}"
+LOG=/tmp/relay-local.log
+echo "== relay under cargo lambda watch on 127.0.0.1:${RELAY_PORT} (logs: tail -f ${LOG})"
 # REPLAY_WINDOW_SECONDS=0 so that the fixed-time files of events/ can be invoked too.
 cargo lambda watch -A 127.0.0.1 -P "$RELAY_PORT" \
   --env-var "WEBHOOK_SECRET=${SECRET}" \
@@ -54,7 +56,7 @@ cargo lambda watch -A 127.0.0.1 -P "$RELAY_PORT" \
   --env-var "AWS_ENDPOINT_URL=${AWS_ENDPOINT_URL}" \
   --env-var "AWS_REGION=us-east-1" \
   --env-var "AWS_ACCESS_KEY_ID=test" \
-  --env-var "AWS_SECRET_ACCESS_KEY=test" &
+  --env-var "AWS_SECRET_ACCESS_KEY=test" >"$LOG" 2>&1 &
 pids+=($!)
 wait_port "$RELAY_PORT" "cargo lambda watch"
 
@@ -79,7 +81,7 @@ cat <<MSG
   curl -s -H 'content-type: application/json' \\
     -H "x-millicast-signature: \$(printf %s "\$body" | target/debug/relayctl sign --secret ${SECRET})" \\
     -d "\$body" ${URL}
-  AWS_ENDPOINT_URL=${AWS_ENDPOINT_URL} python scripts/local_aws.py show ${BUCKET} ${QUEUE_URL}
+  AWS_ENDPOINT_URL=${AWS_ENDPOINT_URL} .venv/bin/python scripts/local_aws.py show ${BUCKET} ${QUEUE_URL}
 Ctrl-C stops everything.
 MSG
 wait
