@@ -1,4 +1,14 @@
-//! AWS SDK clients, built once at init.
+//! AWS SDK clients, built once at init, with the relay's retries and deadlines.
+//!
+//! The platform never retries, so every call must end in time for the fallback to run inside
+//! the function timeout (30 s in template.yaml). Retries use the SDK's standard mode (3 attempts,
+//! jittered exponential backoff capped at 1 s, retry quota); deadlines bound each attempt and
+//! each operation:
+//! - SQS: 2 s per attempt, 5 s per operation (a send normally takes milliseconds);
+//! - S3: 5 s per attempt, 10 s per operation (a 6 MB thumbnail upload included).
+//!
+//! Worst cases: an event whose SQS send fails, then spills to S3: 5 + 10 = 15 s; a thumbnail:
+//! 10 (image) + 5 (announcement) + 10 (its spill) = 25 s.
 
 use std::time::Duration;
 
@@ -6,23 +16,30 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 
-/// Retries and deadlines: the SDK's standard retry mode (3 attempts, jittered backoff capped
-/// at 1 s) inside per-attempt and per-operation timeouts, so that an SQS failure can still be
-/// spilled to S3 well inside the function timeout.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+pub const SQS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+pub const SQS_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+pub const S3_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const S3_OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The retry policy shared by both clients.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_max_backoff(Duration::from_secs(1))
+}
+
+fn timeouts(attempt: Duration, operation: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(operation)
+        .build()
+}
+
+/// Applies the relay's retry policy to a config loader.
 pub fn with_relay_defaults(loader: ConfigLoader) -> ConfigLoader {
-    loader
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_max_backoff(Duration::from_secs(1)),
-        )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .operation_attempt_timeout(Duration::from_secs(5))
-                .operation_timeout(Duration::from_secs(12))
-                .build(),
-        )
+    loader.retry_config(retry_config())
 }
 
 /// Loads region, credentials and endpoint overrides (`AWS_ENDPOINT_URL`, …) from the environment.
@@ -36,10 +53,14 @@ pub async fn load_sdk_config() -> SdkConfig {
 pub fn s3_client(sdk_config: &SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::config::Builder::from(sdk_config)
         .force_path_style(force_path_style)
+        .timeout_config(timeouts(S3_ATTEMPT_TIMEOUT, S3_OPERATION_TIMEOUT))
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
 
 pub fn sqs_client(sdk_config: &SdkConfig) -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::new(sdk_config)
+    let config = aws_sdk_sqs::config::Builder::from(sdk_config)
+        .timeout_config(timeouts(SQS_ATTEMPT_TIMEOUT, SQS_OPERATION_TIMEOUT))
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
 }

@@ -62,6 +62,8 @@ pub struct Config {
     pub sqs_max_message_bytes: usize,
     /// True when an endpoint override is configured (local S3 servers need path-style URLs).
     pub s3_force_path_style: bool,
+    /// `AWS_LAMBDA_FUNCTION_NAME`, the dimension of the relay's metrics.
+    pub function_name: String,
 }
 
 impl Config {
@@ -129,9 +131,18 @@ impl Config {
                 .transpose()?
                 .unwrap_or(DEFAULT_MAX_BODY_BYTES),
             sqs_max_message_bytes,
-            s3_force_path_style: get("AWS_ENDPOINT_URL").is_some()
-                || get("AWS_ENDPOINT_URL_S3").is_some(),
+            s3_force_path_style: Self::endpoint_overridden(&lookup),
+            function_name: get("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|| "webhook-relay".into()),
         })
+    }
+
+    /// True when `AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_S3` points S3 elsewhere (a local
+    /// server, which needs path-style addressing).
+    pub fn endpoint_overridden(lookup: impl Fn(&str) -> Option<String>) -> bool {
+        ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
+            .iter()
+            .any(|name| lookup(name).is_some_and(|value| !value.trim().is_empty()))
     }
 
     pub fn queue_is_fifo(&self) -> bool {

@@ -15,6 +15,8 @@ pub struct Envelope {
     pub timestamp_ms: Option<i64>,
     /// `data.streamId`, else `accountId/name`, else the stream name, when the body has them.
     pub stream_id: Option<String>,
+    /// The body is the relay's claim-check pointer (a top-level `claimCheck` object).
+    pub claim_check: bool,
 }
 
 #[derive(Deserialize)]
@@ -28,6 +30,8 @@ struct RawEnvelope {
     timestamp: Option<Value>,
     #[serde(default)]
     data: Option<Value>,
+    #[serde(default, rename = "claimCheck")]
+    claim_check: Option<Value>,
 }
 
 impl Envelope {
@@ -45,6 +49,7 @@ impl Envelope {
             event: raw.event.and_then(|e| e.as_str().map(str::to_owned)),
             timestamp_ms: raw.timestamp.as_ref().and_then(Value::as_i64),
             stream_id: raw.data.as_ref().and_then(derive_stream_id),
+            claim_check: raw.claim_check.as_ref().is_some_and(Value::is_object),
         })
     }
 
@@ -204,6 +209,7 @@ mod tests {
             event: None,
             timestamp_ms: ts,
             stream_id: None,
+            claim_check: false,
         };
         assert_eq!(at(Some(now)).check_fresh(now, 300), Ok(()));
         assert_eq!(at(Some(now - 300_000)).check_fresh(now, 300), Ok(()));

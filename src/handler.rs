@@ -2,19 +2,23 @@
 //!
 //! Nothing touches the store or the queue before the signature is verified.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use lambda_http::http::{HeaderMap, Method, StatusCode, header};
-use lambda_http::tracing::{error, info, warn};
-use lambda_http::{Body, Request, Response};
+use lambda_http::tracing::warn;
+use lambda_http::{Body, Request, RequestExt, Response};
 use sha2::{Digest, Sha256};
 
+use crate::clock::now_ms;
 use crate::config::Config;
 use crate::error::{RelayError, json_response};
 use crate::event::Envelope;
 use crate::keys::{claim_check_key, undelivered_key};
 use crate::message::{ClaimCheck, QueueMessage, sqs_accepts_body};
+use crate::metrics::{RequestRecord, emf_line};
 use crate::signature::{SIGNATURE_HEADER, SecretUsed, Signature, SignatureVerifier};
 use crate::store::{EventQueue, IoError, ObjectPut, ObjectStore, PutOutcome};
 use crate::thumbnail::{
@@ -92,6 +96,7 @@ struct Settings {
     max_body_bytes: usize,
     sqs_max_message_bytes: usize,
     fifo: bool,
+    function_name: String,
 }
 
 /// What the log line of a request reports besides its outcome.
@@ -106,19 +111,33 @@ struct Summary {
     key: Option<String>,
 }
 
+/// Where the relay writes its JSON log records (one per request, plus one per lost event).
+pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Writes each record as a line on standard output, where Lambda collects it.
+pub fn stdout_sink() -> LogSink {
+    Arc::new(|line: &str| {
+        // A closed stdout must not fail the request: the event is already durable.
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    })
+}
+
 /// The webhook relay: verifies, routes and makes durable.
-#[derive(Debug)]
 pub struct Relay<S, Q> {
     verifier: SignatureVerifier,
     settings: Settings,
     store: S,
     queue: Q,
+    log: LogSink,
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+impl<S, Q> std::fmt::Debug for Relay<S, Q> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("verifier", &self.verifier)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -152,6 +171,37 @@ fn metadata_text(text: &str) -> String {
         .collect()
 }
 
+/// The ERROR record of an event that neither SQS nor S3 accepted: it carries the whole body,
+/// its attributes and the signature, so the event can be recovered from the logs.
+pub fn lost_event_line(
+    message: &QueueMessage,
+    request_id: &str,
+    errors: &[(&str, &str)],
+) -> String {
+    let attributes: serde_json::Map<String, serde_json::Value> = message
+        .attributes
+        .iter()
+        .map(|(name, value)| {
+            let text = match value {
+                crate::message::AttributeValue::String(v)
+                | crate::message::AttributeValue::Number(v) => v,
+            };
+            ((*name).to_owned(), text.clone().into())
+        })
+        .collect();
+    let mut line = serde_json::json!({
+        "level": "ERROR",
+        "message": "event lost: neither SQS nor S3 accepted it; recover it from this record",
+        "requestId": request_id,
+        "body": message.body,
+        "attributes": attributes,
+    });
+    for (name, error) in errors {
+        line[*name] = (*error).into();
+    }
+    line.to_string()
+}
+
 impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
     pub fn new(config: &Config, store: S, queue: Q) -> Self {
         Self {
@@ -167,10 +217,18 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
                 max_body_bytes: config.max_body_bytes,
                 sqs_max_message_bytes: config.sqs_max_message_bytes,
                 fifo: config.queue_is_fifo(),
+                function_name: config.function_name.clone(),
             },
             store,
             queue,
+            log: stdout_sink(),
         }
+    }
+
+    /// Sends the log records somewhere else than standard output (tests capture them).
+    pub fn with_log_sink(mut self, sink: LogSink) -> Self {
+        self.log = sink;
+        self
     }
 
     pub fn store(&self) -> &S {
@@ -182,61 +240,53 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
     }
 
     /// Handles one function-URL request; always answers (errors become their status codes)
-    /// and logs one line with the outcome.
+    /// and writes one log record with the outcome and the request's metrics.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
+        let request_id = request
+            .lambda_context_ref()
+            .map(|context| context.request_id.clone())
+            .unwrap_or_default();
         let mut summary = Summary::default();
-        let result = self.process(request, &mut summary).await;
-        let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let kind = summary.kind.as_deref().unwrap_or("");
-        let event = summary.event.as_deref().unwrap_or("");
-        let secret = match summary.secret {
-            Some(SecretUsed::Current) => "current",
-            Some(SecretUsed::Previous) => "previous",
-            None => "",
+        let result = self.process(request, &mut summary, &request_id).await;
+        let (status, outcome, response) = match &result {
+            Ok(accepted) => (200, accepted.status_word(), accepted.to_response()),
+            Err(rejection) => (
+                rejection.status().as_u16(),
+                rejection.code(),
+                rejection.to_response(),
+            ),
         };
-        let key = summary.key.as_deref().unwrap_or("");
-        match result {
-            Ok(accepted) => {
-                info!(
-                    status = 200,
-                    outcome = accepted.status_word(),
-                    kind,
-                    event,
-                    size = summary.size,
-                    secret,
-                    key,
-                    latency_us,
-                    "webhook accepted"
-                );
-                accepted.to_response()
-            }
-            Err(rejection) => {
-                let status = rejection.status().as_u16();
-                let sha256 = summary.sha256.as_deref().unwrap_or("");
-                if status >= 500 {
-                    error!(status, outcome = rejection.code(), kind, event, size = summary.size, key, latency_us, cause = %rejection, "webhook failed");
-                } else {
-                    info!(
-                        status,
-                        outcome = rejection.code(),
-                        kind,
-                        event,
-                        size = summary.size,
-                        sha256,
-                        latency_us,
-                        "webhook rejected"
-                    );
-                }
-                rejection.to_response()
-            }
+        let record = RequestRecord {
+            status,
+            outcome,
+            kind: summary.kind.as_deref().unwrap_or_default(),
+            event: summary.event.as_deref().unwrap_or_default(),
+            size: summary.size,
+            secret: match summary.secret {
+                Some(SecretUsed::Current) => "current",
+                Some(SecretUsed::Previous) => "previous",
+                None => "",
+            },
+            key: summary.key.as_deref().unwrap_or_default(),
+            sha256: summary.sha256.as_deref().unwrap_or_default(),
+            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+            request_id: &request_id,
+        };
+        (self.log)(&emf_line(&record, &self.settings.function_name, now_ms()));
+        if let Err(error @ (RelayError::ThumbnailNotStored(_) | RelayError::EventNotDelivered(_))) =
+            &result
+        {
+            warn!(cause = %error, "webhook failed");
         }
+        response
     }
 
     async fn process(
         &self,
         request: Request,
         summary: &mut Summary,
+        request_id: &str,
     ) -> Result<Accepted, RelayError> {
         let (parts, body) = request.into_parts();
         if parts.method != Method::POST {
@@ -263,8 +313,14 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
         let signature_text = signature_header.to_str().unwrap_or_default().trim();
 
         match route(header_str(&parts.headers, header::CONTENT_TYPE.as_str())) {
-            Route::Thumbnail => self.store_thumbnail(&parts.headers, body, summary).await,
-            Route::Event => self.forward_event(body, signature_text, summary).await,
+            Route::Thumbnail => {
+                self.store_thumbnail(&parts.headers, body, summary, request_id)
+                    .await
+            }
+            Route::Event => {
+                self.forward_event(body, signature_text, summary, request_id)
+                    .await
+            }
         }
     }
 
@@ -273,6 +329,7 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
         body: Vec<u8>,
         signature: &str,
         summary: &mut Summary,
+        request_id: &str,
     ) -> Result<Accepted, RelayError> {
         let envelope = Envelope::parse(&body).inspect_err(|_| {
             summary.sha256 = Some(sha256_hex(&body));
@@ -284,11 +341,13 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
         // JSON parsing has validated the bytes as UTF-8.
         let body = String::from_utf8(body).map_err(|_| RelayError::MalformedEvent)?;
 
-        let message = QueueMessage::for_event(&envelope, body, signature, self.settings.fifo);
+        let message = QueueMessage::for_event(&envelope, body, Some(signature), self.settings.fifo);
         let fits = message.size() <= self.settings.sqs_max_message_bytes
             && sqs_accepts_body(&message.body);
         if fits {
-            return self.deliver(&message, envelope.timestamp_ms, now).await;
+            return self
+                .deliver(&message, envelope.timestamp_ms, now, request_id)
+                .await;
         }
 
         let sha256 = sha256_hex(message.body.as_bytes());
@@ -304,7 +363,11 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
             })
             .await;
         if let Err(IoError(cause)) = stored {
-            error!(body = %message.body, signature, cause, "event lost: oversize body could not be stored in S3");
+            (self.log)(&lost_event_line(
+                &message,
+                request_id,
+                &[("s3Error", &cause)],
+            ));
             return Err(RelayError::EventNotDelivered(cause));
         }
         summary.key = Some(key.clone());
@@ -317,7 +380,7 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
         let pointer_message =
             QueueMessage::claim_check(&message, &envelope, &pointer, self.settings.fifo);
         match self
-            .deliver(&pointer_message, envelope.timestamp_ms, now)
+            .deliver(&pointer_message, envelope.timestamp_ms, now, request_id)
             .await?
         {
             Accepted::Forwarded => Ok(Accepted::ClaimChecked),
@@ -332,6 +395,7 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
         message: &QueueMessage,
         timestamp_ms: Option<i64>,
         now: i64,
+        request_id: &str,
     ) -> Result<Accepted, RelayError> {
         let Err(IoError(queue_error)) = self.queue.send(message).await else {
             return Ok(Accepted::Forwarded);
@@ -358,13 +422,11 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
                 Ok(Accepted::Spilled)
             }
             Err(IoError(store_error)) => {
-                error!(
-                    body = %message.body,
-                    signature = message.signature().unwrap_or(""),
-                    sqs_error = queue_error,
-                    s3_error = store_error,
-                    "event lost: neither SQS nor S3 accepted it; recover it from this line"
-                );
+                (self.log)(&lost_event_line(
+                    message,
+                    request_id,
+                    &[("sqsError", &queue_error), ("s3Error", &store_error)],
+                ));
                 Err(RelayError::EventNotDelivered(format!(
                     "sqs: {queue_error}; s3: {store_error}"
                 )))
@@ -377,6 +439,7 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
         headers: &HeaderMap,
         image: Vec<u8>,
         summary: &mut Summary,
+        request_id: &str,
     ) -> Result<Accepted, RelayError> {
         summary.kind = Some("thumbnail".into());
         let now = now_ms();
@@ -433,7 +496,12 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
                     );
                     // The image is durable either way; a lost announcement was logged whole.
                     let _ = self
-                        .deliver(&announcement, i64::try_from(plan.timestamp_ms).ok(), now)
+                        .deliver(
+                            &announcement,
+                            i64::try_from(plan.timestamp_ms).ok(),
+                            now,
+                            request_id,
+                        )
                         .await;
                 }
                 Ok(Accepted::Stored)

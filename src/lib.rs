@@ -6,6 +6,7 @@
 //! against the [`store::ObjectStore`] and [`store::EventQueue`] ports.
 
 pub mod aws;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod event;
@@ -13,7 +14,9 @@ pub mod handler;
 pub mod keys;
 pub mod memory;
 pub mod message;
+pub mod metrics;
 pub mod model;
+pub mod redrive;
 pub mod s3;
 pub mod samples;
 pub mod signature;

@@ -79,7 +79,14 @@ fn fifo_ids(fifo: bool, group_hint: &str, body: &str) -> Option<FifoIds> {
 impl QueueMessage {
     /// The message for a verified JSON event: the body byte for byte, labelled with
     /// `type`, `event`, `timestamp`, `streamId` and the original `signature` header.
-    pub fn for_event(envelope: &Envelope, body: String, signature: &str, fifo: bool) -> Self {
+    /// Also rebuilds a spilled message for `relayctl redrive` (a claim-check pointer keeps its
+    /// `claimCheck` attribute; the relay's own messages have no signature).
+    pub fn for_event(
+        envelope: &Envelope,
+        body: String,
+        signature: Option<&str>,
+        fifo: bool,
+    ) -> Self {
         let mut attributes = Vec::with_capacity(5);
         let mut push = |name: &'static str, value: Option<AttributeValue>| {
             if let Some(value) = value {
@@ -101,7 +108,10 @@ impl QueueMessage {
             "streamId",
             envelope.stream_id.as_deref().and_then(string_attribute),
         );
-        push("signature", string_attribute(signature));
+        push("signature", signature.and_then(string_attribute));
+        if envelope.claim_check {
+            push("claimCheck", Some(AttributeValue::String("true".into())));
+        }
         let group_hint = envelope.stream_id.as_deref().unwrap_or(&envelope.kind);
         Self {
             fifo: fifo_ids(fifo, group_hint, &body),
@@ -215,7 +225,8 @@ mod tests {
 
     #[test]
     fn event_message_keeps_the_body_and_labels_it() {
-        let message = QueueMessage::for_event(&envelope(BODY), BODY.to_owned(), "sha1=ab", false);
+        let message =
+            QueueMessage::for_event(&envelope(BODY), BODY.to_owned(), Some("sha1=ab"), false);
         assert_eq!(message.body, BODY);
         assert_eq!(message.attribute("type"), Some(&string("feeds")));
         assert_eq!(message.attribute("event"), Some(&string("started")));
@@ -233,7 +244,8 @@ mod tests {
 
     #[test]
     fn fifo_ids_use_the_stream_and_the_body_hash() {
-        let message = QueueMessage::for_event(&envelope(BODY), BODY.to_owned(), "sha1=ab", true);
+        let message =
+            QueueMessage::for_event(&envelope(BODY), BODY.to_owned(), Some("sha1=ab"), true);
         let ids = message.fifo.unwrap();
         assert_eq!(ids.group_id, "ZG6NWV/sample_stream");
         assert_eq!(ids.deduplication_id, BODY_SHA256);
@@ -242,7 +254,7 @@ mod tests {
     #[test]
     fn fifo_group_falls_back_to_the_type_and_is_cleaned() {
         let body = r#"{"type":"transcoder","event":"ACTIVE"}"#;
-        let ids = QueueMessage::for_event(&envelope(body), body.into(), "s", true)
+        let ids = QueueMessage::for_event(&envelope(body), body.into(), Some("s"), true)
             .fifo
             .unwrap();
         assert_eq!(ids.group_id, "transcoder");
@@ -251,14 +263,14 @@ mod tests {
             r#"{{"type":"x","data":{{"streamId":"a b/é{}"}}}}"#,
             "z".repeat(200)
         );
-        let ids = QueueMessage::for_event(&envelope(&body), body.clone(), "s", true)
+        let ids = QueueMessage::for_event(&envelope(&body), body.clone(), Some("s"), true)
             .fifo
             .unwrap();
         assert_eq!(ids.group_id.len(), 128);
         assert!(ids.group_id.starts_with("a_b/_zz"));
 
         let body = r#"{"type":""}"#;
-        let ids = QueueMessage::for_event(&envelope(body), body.into(), "s", true)
+        let ids = QueueMessage::for_event(&envelope(body), body.into(), Some("s"), true)
             .fifo
             .unwrap();
         assert_eq!(ids.group_id, "_");
@@ -267,14 +279,15 @@ mod tests {
     #[test]
     fn unsendable_attribute_values_are_left_out() {
         let body = "{\"type\":\"\",\"event\":\"\u{FFFF}\",\"timestamp\":\"x\"}";
-        let message = QueueMessage::for_event(&envelope(body), body.into(), "sha1=ab", false);
+        let message = QueueMessage::for_event(&envelope(body), body.into(), Some("sha1=ab"), false);
         let names: Vec<_> = message.attributes.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, ["signature"]);
     }
 
     #[test]
     fn claim_check_points_at_the_stored_body() {
-        let event = QueueMessage::for_event(&envelope(BODY), BODY.to_owned(), "sha1=ab", false);
+        let event =
+            QueueMessage::for_event(&envelope(BODY), BODY.to_owned(), Some("sha1=ab"), false);
         let pointer = ClaimCheck {
             bucket: "b",
             key: "events/oversize/x.json",

@@ -1,16 +1,21 @@
 //! relayctl — the operator CLI of millicast-webhook-relay: sign bodies, send realistic signed
-//! webhooks to a relay, and regenerate the `events/` files.
+//! webhooks to a relay, watch the queue, redrive spilled events, regenerate `events/`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::{Parser, Subcommand};
+use millicast_webhook_relay::clock::{now_ms, rfc3339_ms};
+use millicast_webhook_relay::model::WebhookEvent;
+use millicast_webhook_relay::redrive::{Redriven, redrive_bucket};
 use millicast_webhook_relay::samples::{self, JSON_SAMPLES};
 use millicast_webhook_relay::signature::sign;
+use millicast_webhook_relay::sqs::SqsEventQueue;
+use millicast_webhook_relay::{aws, config};
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +59,33 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// Long-poll the event queue and print one line per message (Ctrl-C stops).
+    Tail {
+        #[arg(long, env = "EVENT_QUEUE_URL")]
+        queue_url: String,
+        /// Delete each message after printing it (otherwise it reappears after its visibility timeout).
+        #[arg(long)]
+        delete: bool,
+        /// Print each message body as it is (one JSON document per line).
+        #[arg(long)]
+        json: bool,
+        /// Stop at the first poll that returns nothing.
+        #[arg(long)]
+        exit_when_empty: bool,
+        /// Long-poll wait, 0-20 seconds.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i32).range(0..=20))]
+        wait_seconds: i32,
+    },
+    /// Send the events spilled to `undelivered/` back to the queue, deleting each once sent.
+    Redrive {
+        #[arg(long, env = "THUMBNAIL_BUCKET")]
+        bucket: String,
+        #[arg(long, env = "EVENT_QUEUE_URL")]
+        queue_url: String,
+        /// List what would be sent; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Write the function-URL sample events of `events/` (or check them with --check).
     Events {
         #[arg(long, default_value = "events")]
@@ -89,6 +121,24 @@ fn main() -> ExitCode {
             &stream_id,
         ),
         Command::Events { dir, check } => run_events(&dir, check),
+        Command::Tail {
+            queue_url,
+            delete,
+            json,
+            exit_when_empty,
+            wait_seconds,
+        } => block_on(run_tail(
+            &queue_url,
+            delete,
+            json,
+            exit_when_empty,
+            wait_seconds,
+        )),
+        Command::Redrive {
+            bucket,
+            queue_url,
+            dry_run,
+        } => block_on(run_redrive(&bucket, &queue_url, dry_run)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -96,6 +146,160 @@ fn main() -> ExitCode {
             eprintln!("relayctl: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn block_on<T>(work: impl std::future::Future<Output = Result<T, String>>) -> Result<T, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?
+        .block_on(work)
+}
+
+/// SDK clients from the environment (credentials, region, `AWS_ENDPOINT_URL`…), as the relay builds them.
+async fn aws_clients() -> Result<(aws_sdk_s3::Client, aws_sdk_sqs::Client), String> {
+    let sdk = aws::load_sdk_config().await;
+    if sdk.region().is_none() {
+        return Err("no AWS region: set AWS_REGION (or configure a profile)".into());
+    }
+    let path_style = config::Config::endpoint_overridden(|name| std::env::var(name).ok());
+    Ok((aws::s3_client(&sdk, path_style), aws::sqs_client(&sdk)))
+}
+
+fn sdk_error(action: &str, error: impl std::error::Error) -> String {
+    let text = aws_sdk_sqs::error::DisplayErrorContext(&error).to_string();
+    if text.contains("credentials") || text.contains("Credentials") {
+        format!("{action}: no usable AWS credentials ({text})")
+    } else {
+        format!("{action}: {text}")
+    }
+}
+
+/// One line per message: time, type/event, stream, and the fields that identify it.
+fn message_line(
+    body: &str,
+    attributes: Option<
+        &std::collections::HashMap<String, aws_sdk_sqs::types::MessageAttributeValue>,
+    >,
+) -> String {
+    let attribute = |name: &str| {
+        attributes
+            .and_then(|a| a.get(name))
+            .and_then(|v| v.string_value())
+            .unwrap_or("-")
+            .to_owned()
+    };
+    let time = attribute("timestamp")
+        .parse::<i64>()
+        .map(rfc3339_ms)
+        .unwrap_or_else(|_| "-".into());
+    let detail = match WebhookEvent::parse(body.as_bytes()) {
+        Ok(WebhookEvent::Feeds(h)) => format!("feedId={}", h.data.feed_id.unwrap_or_default()),
+        Ok(WebhookEvent::Recordings(h)) => {
+            format!("recordFileId={}", h.data.record_file_id.unwrap_or_default())
+        }
+        Ok(WebhookEvent::Media(h)) => format!(
+            "mediaAssetId={} kind={}",
+            h.data.media_asset_id.unwrap_or_default(),
+            h.data.kind.unwrap_or_default()
+        ),
+        Ok(WebhookEvent::Transcoder(h)) => format!(
+            "transcoderId={} status={}",
+            h.data.transcoder_id.unwrap_or_default(),
+            h.data.status.unwrap_or_default()
+        ),
+        Ok(WebhookEvent::ThumbnailStored(h)) => format!("key={} size={}", h.data.key, h.data.size),
+        Ok(WebhookEvent::ClaimCheck { pointer, .. }) => format!(
+            "claimCheck s3://{}/{} size={}",
+            pointer.bucket, pointer.key, pointer.size
+        ),
+        Ok(WebhookEvent::ViewerConnection(_) | WebhookEvent::Unknown(_)) => String::new(),
+        Err(_) => "(not a webhook envelope)".into(),
+    };
+    format!(
+        "{time} {}/{} {} {detail}",
+        attribute("type"),
+        attribute("event"),
+        attribute("streamId")
+    )
+    .trim_end()
+    .to_owned()
+}
+
+async fn run_tail(
+    queue_url: &str,
+    delete: bool,
+    json: bool,
+    exit_when_empty: bool,
+    wait_seconds: i32,
+) -> Result<(), String> {
+    let (_, sqs) = aws_clients().await?;
+    loop {
+        let receive = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_seconds)
+            .message_attribute_names("All")
+            .send();
+        let output = tokio::select! {
+            output = receive => output.map_err(|e| sdk_error("cannot receive from the queue", e))?,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let messages = output.messages();
+        if messages.is_empty() && exit_when_empty {
+            return Ok(());
+        }
+        for message in messages {
+            let body = message.body().unwrap_or_default();
+            if json {
+                println!("{body}");
+            } else {
+                println!("{}", message_line(body, message.message_attributes()));
+            }
+            if delete && let Some(handle) = message.receipt_handle() {
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("cannot delete a message", e))?;
+            }
+        }
+    }
+}
+
+async fn run_redrive(bucket: &str, queue_url: &str, dry_run: bool) -> Result<(), String> {
+    let (s3, sqs) = aws_clients().await?;
+    let queue = SqsEventQueue::new(sqs, queue_url);
+    let (mut sent, mut kept) = (0usize, 0usize);
+    redrive_bucket(
+        &s3,
+        bucket,
+        &queue,
+        queue_url.ends_with(".fifo"),
+        dry_run,
+        |key, outcome| match outcome {
+            Redriven::Sent => sent += 1,
+            Redriven::WouldSend => {
+                sent += 1;
+                println!("would send {key}");
+            }
+            Redriven::Kept(reason) => {
+                kept += 1;
+                eprintln!("kept {key}: {reason}");
+            }
+        },
+    )
+    .await
+    .map_err(|e| format!("cannot list s3://{bucket}/undelivered/: {e}"))?;
+    let verb = if dry_run { "would redrive" } else { "redriven" };
+    println!("{verb} {sent}, kept {kept}");
+    if kept == 0 {
+        Ok(())
+    } else {
+        Err(format!("{kept} object(s) kept in undelivered/"))
     }
 }
 
@@ -130,12 +334,6 @@ fn run_sign(secret: &str, file: Option<&Path>) -> Result<(), String> {
     let secret = decode_secret(secret)?;
     println!("{}", sign(&secret, &read_input(file)?));
     Ok(())
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The body and headers (signature excluded) of a webhook to send.
@@ -194,11 +392,7 @@ fn run_send(
     }
     let Webhook { body, headers } = build_webhook(event, image, stream_id, now_ms())?;
     let signature = sign(&secret, &body);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let (status, answer) = runtime.block_on(async {
+    let (status, answer) = block_on(async {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .user_agent(concat!("relayctl/", env!("CARGO_PKG_VERSION")))

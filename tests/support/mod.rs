@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod emulator;
+pub mod faults;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -88,9 +89,18 @@ pub fn sign(secret_b64: &str, body: &[u8]) -> String {
     format!("sha1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// An SDK config pointing at `endpoint` with dummy credentials and the relay's retry/timeouts.
+/// An SDK config pointing at `endpoint` with dummy credentials and the relay's retry policy
+/// (the relay's deadlines come with the clients built by `aws::s3_client` / `aws::sqs_client`).
 pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws::with_relay_defaults(aws_config::defaults(BehaviorVersion::latest()))
+    sdk_config_with(endpoint, aws::retry_config()).await
+}
+
+pub async fn sdk_config_with(
+    endpoint: &str,
+    retry: aws_config::retry::RetryConfig,
+) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry)
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
@@ -156,6 +166,34 @@ pub struct Fixture {
     pub bucket: String,
     pub queue_url: String,
     pub sdk: aws_config::SdkConfig,
+}
+
+/// Collects the relay's log records in memory (`Relay::with_log_sink`).
+#[derive(Clone, Default)]
+pub struct CapturedLog(pub std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl CapturedLog {
+    pub fn sink(&self) -> millicast_webhook_relay::handler::LogSink {
+        let lines = self.0.clone();
+        std::sync::Arc::new(move |line: &str| lines.lock().unwrap().push(line.to_owned()))
+    }
+
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("JSON log record"))
+            .collect()
+    }
+
+    /// The records of lost events (ERROR, carrying the whole body).
+    pub fn lost_events(&self) -> Vec<serde_json::Value> {
+        self.records()
+            .into_iter()
+            .filter(|r| r.get("body").is_some())
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -251,7 +289,8 @@ impl Fixture {
             &config.thumbnail_bucket,
         );
         let queue = SqsEventQueue::new(aws::sqs_client(sqs_sdk), &config.event_queue_url);
-        Relay::new(config, store, queue)
+        // Records go to memory, not to the test output; tests that read them set their own sink.
+        Relay::new(config, store, queue).with_log_sink(CapturedLog::default().sink())
     }
 
     pub async fn objects(&self) -> Vec<StoredObject> {
