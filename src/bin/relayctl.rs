@@ -1,7 +1,7 @@
 //! relayctl — the operator CLI of millicast-webhook-relay: sign bodies, send realistic signed
 //! webhooks to a relay, watch the queue, redrive spilled events, regenerate `events/`.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -167,13 +167,29 @@ async fn aws_clients() -> Result<(aws_sdk_s3::Client, aws_sdk_sqs::Client), Stri
     Ok((aws::s3_client(&sdk, path_style), aws::sqs_client(&sdk)))
 }
 
+/// A one-line message for an SDK failure.
 fn sdk_error(action: &str, error: impl std::error::Error) -> String {
-    let text = aws_sdk_sqs::error::DisplayErrorContext(&error).to_string();
-    if text.contains("credentials") || text.contains("Credentials") {
-        format!("{action}: no usable AWS credentials ({text})")
-    } else {
-        format!("{action}: {text}")
+    one_line(
+        action,
+        &aws_sdk_sqs::error::DisplayErrorContext(&error).to_string(),
+    )
+}
+
+/// A one-line message for a failure described by `text` (credentials and refused connections
+/// get a hint instead of the SDK's whole error chain).
+fn one_line(action: &str, text: &str) -> String {
+    if text.contains("no credentials found") || text.contains("CredentialsNotLoaded") {
+        return format!(
+            "{action}: no AWS credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)"
+        );
     }
+    if text.contains("Connection refused") {
+        return format!("{action}: connection refused (check the URL, or AWS_ENDPOINT_URL)");
+    }
+    format!(
+        "{action}: {}",
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    )
 }
 
 /// One line per message: time, type/event, stream, and the fields that identify it.
@@ -253,10 +269,15 @@ async fn run_tail(
         }
         for message in messages {
             let body = message.body().unwrap_or_default();
-            if json {
-                println!("{body}");
+            let line = if json {
+                body.to_owned()
             } else {
-                println!("{}", message_line(body, message.message_attributes()));
+                message_line(body, message.message_attributes())
+            };
+            // The reader went away (`relayctl tail | head`): stop quietly, before deleting
+            // a message nobody saw.
+            if writeln!(std::io::stdout().lock(), "{line}").is_err() {
+                return Ok(());
             }
             if delete && let Some(handle) = message.receipt_handle() {
                 sqs.delete_message()
@@ -293,7 +314,7 @@ async fn run_redrive(bucket: &str, queue_url: &str, dry_run: bool) -> Result<(),
         },
     )
     .await
-    .map_err(|e| format!("cannot list s3://{bucket}/undelivered/: {e}"))?;
+    .map_err(|e| one_line(&format!("cannot list s3://{bucket}/undelivered/"), &e.0))?;
     let verb = if dry_run { "would redrive" } else { "redriven" };
     println!("{verb} {sent}, kept {kept}");
     if kept == 0 {
