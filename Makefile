@@ -18,6 +18,7 @@ test: venv lint template
 template: venv
 	cfn-lint template.yaml
 	AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test sam validate --lint
+	$(VENV)/bin/python scripts/check_template.py --self-test
 
 # Regenerate the function-URL sample events (a test fails when they are out of date).
 events:

@@ -86,6 +86,27 @@ pub fn route(content_type: Option<&str>) -> Route {
     }
 }
 
+/// The Content-Type an image is stored with. The header is not signed, so only plain raster
+/// types are kept (an `image/svg+xml` label could make a replayed body active content).
+pub fn stored_content_type(header: Option<&str>) -> String {
+    const RASTER: [&str; 5] = [
+        "image/jpeg",
+        "image/png",
+        "image/webp",
+        "image/gif",
+        "image/avif",
+    ];
+    let media_type = header
+        .and_then(|value| value.split(';').next())
+        .map(|value| value.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if RASTER.contains(&media_type.as_str()) {
+        media_type
+    } else {
+        "application/octet-stream".to_owned()
+    }
+}
+
 /// The settings request handling needs, taken from [`Config`] at init.
 #[derive(Debug, Clone)]
 struct Settings {
@@ -456,10 +477,7 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
             u64::try_from(now).unwrap_or(0),
         );
         summary.key = Some(plan.key.clone());
-        let content_type = header_str(headers, header::CONTENT_TYPE.as_str())
-            .unwrap_or("image/jpeg")
-            .trim()
-            .to_owned();
+        let content_type = stored_content_type(header_str(headers, header::CONTENT_TYPE.as_str()));
         let size = image.len();
         let object = ObjectPut {
             key: plan.key.clone(),
