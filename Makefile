@@ -2,16 +2,21 @@
 # Python tools (moto, cfn-lint, cargo-lambda, SAM CLI) live in a project-local virtualenv,
 # pinned in requirements-dev.txt; nothing is installed globally.
 
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test venv lint template unit events run package lock clean
+.PHONY: test venv lint template unit events run package fuzz fuzz-check lock clean
+
+CARGO_FUZZ := .tools/bin/cargo-fuzz
+FUZZ_TARGETS := signature_header envelope thumbnail_key handler
+FUZZ_SECONDS ?= 60
 
 # The three tiers (unit, integration against moto, end-to-end under cargo-lambda's emulator),
 # with the operator CLI (`cli` feature) built and tested too.
-test: venv lint template
+test: venv lint template fuzz-check
 	cargo test --features cli --all-targets
 	cargo test --features cli --doc
 
@@ -47,6 +52,23 @@ lint:
 
 unit:
 	cargo test --lib
+
+# libFuzzer on each target for FUZZ_SECONDS (stable Rust, no sanitizer); crashes land in
+# fuzz/artifacts/<target>/ and become regression tests.
+fuzz: $(CARGO_FUZZ)
+	for target in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$target ($(FUZZ_SECONDS) s)"; \
+	  $(CARGO_FUZZ) run --sanitizer none $$target -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    2>&1 | grep -E '^(Done|stat::number_of_executed_units|==|SUMMARY)|panicked' ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
+# The fuzz targets still compile (part of make test, so they cannot rot).
+fuzz-check:
+	cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
+
+$(CARGO_FUZZ):
+	cargo install cargo-fuzz --version 0.13.2 --locked --root .tools
 
 # Re-resolve the pinned set from the top-level pins in requirements-dev.in.
 lock:

@@ -5,6 +5,7 @@
 //! Pure logic (signature, envelope, keys, messages) is free of I/O; [`handler::Relay`] runs it
 //! against the [`store::ObjectStore`] and [`store::EventQueue`] ports.
 
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod clock;
 pub mod config;
@@ -16,10 +17,13 @@ pub mod memory;
 pub mod message;
 pub mod metrics;
 pub mod model;
+#[cfg(feature = "aws")]
 pub mod redrive;
+#[cfg(feature = "aws")]
 pub mod s3;
 pub mod samples;
 pub mod signature;
+#[cfg(feature = "aws")]
 pub mod sqs;
 pub mod store;
 pub mod thumbnail;
