@@ -8,7 +8,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test venv lint template unit events run package fuzz fuzz-check lock clean
+.PHONY: test venv lint template unit events run package bench fuzz fuzz-check lock clean
 
 CARGO_FUZZ := .tools/bin/cargo-fuzz
 FUZZ_TARGETS := signature_header envelope thumbnail_key handler
@@ -52,6 +52,17 @@ lint:
 
 unit:
 	cargo test --lib
+
+# Performance figures, one table (not part of make test): criterion micro-benchmarks, the
+# cold-start / first-invoke / RSS harness against moto, openssl's SHA-1 speed, the arm64 package.
+bench: venv
+	cargo build --release --bin webhook-relay
+	# Keep the production build: `cargo bench` relinks target/release with dev-dependency features.
+	mkdir -p target/bench-bin && cp target/release/webhook-relay target/bench-bin/webhook-relay
+	cargo bench --bench relay
+	RELAY_BIN=target/bench-bin/webhook-relay cargo bench --bench cold_start > target/bench-system.json
+	$(MAKE) package
+	$(VENV)/bin/python scripts/bench_report.py target/bench-system.json
 
 # libFuzzer on each target for FUZZ_SECONDS (stable Rust, no sanitizer); crashes land in
 # fuzz/artifacts/<target>/ and become regression tests.

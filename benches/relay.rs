@@ -1,0 +1,136 @@
+//! CPU cost of the relay with S3/SQS excluded (in-memory adapters): signature verification
+//! by body size, and the whole handler per JSON event and per 1 MB thumbnail.
+//! Run with `make bench` (or `cargo bench --bench relay`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use lambda_http::http::Request;
+use lambda_http::{Body, Response};
+use millicast_webhook_relay::memory::{MemoryQueue, MemoryStore};
+use millicast_webhook_relay::samples;
+use millicast_webhook_relay::signature::{Signature, SignatureVerifier, sign};
+use millicast_webhook_relay::{Config, Relay};
+
+const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+fn config() -> Config {
+    Config::from_lookup(|name| match name {
+        "WEBHOOK_SECRET" => Some(samples::TEST_SECRET.into()),
+        "THUMBNAIL_BUCKET" => Some("bench-bucket".into()),
+        "EVENT_QUEUE_URL" => Some("https://sqs.us-east-1.amazonaws.com/1/events".into()),
+        _ => None,
+    })
+    .expect("bench config")
+}
+
+fn new_relay() -> Relay<MemoryStore, MemoryQueue> {
+    Relay::new(
+        &config(),
+        MemoryStore::new("bench-bucket"),
+        MemoryQueue::default(),
+    )
+    .with_log_sink(Arc::new(|line: &str| {
+        std::hint::black_box(line);
+    }))
+}
+
+fn signature_verification(c: &mut Criterion) {
+    let verifier = SignatureVerifier::new(SECRET, None);
+    let mut group = c.benchmark_group("verify");
+    for (label, size) in [
+        ("1KB", 1 << 10),
+        ("100KB", 100 << 10),
+        ("1MB", 1 << 20),
+        ("6MB", 6 << 20),
+    ] {
+        let body: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
+        let signature = Signature::parse(sign(SECRET, &body).as_bytes()).unwrap();
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                verifier
+                    .verify(std::hint::black_box(&body), &signature)
+                    .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn json_request(body: &str) -> Request<Body> {
+    Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("content-type", "application/json")
+        .header("x-millicast-signature", sign(SECRET, body.as_bytes()))
+        .body(Body::Text(body.to_owned()))
+        .unwrap()
+}
+
+fn thumbnail_request(image: &[u8]) -> Request<Body> {
+    let mut builder = Request::builder().method("POST").uri("/");
+    for (name, value) in samples::thumbnail_headers(samples::SAMPLE_STREAM_ID, 1_638_463_486_489) {
+        builder = builder.header(name, value);
+    }
+    builder
+        .header("x-millicast-signature", sign(SECRET, image))
+        .body(Body::Binary(image.to_vec()))
+        .unwrap()
+}
+
+fn expect_ok(response: Response<Body>) {
+    assert_eq!(response.status(), 200);
+}
+
+fn handler(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("handler");
+
+    // A fresh relay per iteration, returned so that it is dropped outside the timing: the
+    // in-memory adapters keep every message, and a heap grown over millions of iterations
+    // would time glibc's free-list consolidation rather than the relay.
+    let body =
+        samples::json_sample("feeds-started", millicast_webhook_relay::clock::now_ms()).unwrap();
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("json_event", |b| {
+        b.iter_batched(
+            || (new_relay(), json_request(&body)),
+            |(relay, request)| {
+                expect_ok(runtime.block_on(relay.handle(request)));
+                relay
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    // 1 MB thumbnail: a fresh relay per iteration so each image is new (not a duplicate).
+    let image: Vec<u8> = samples::SAMPLE_JPEG
+        .iter()
+        .copied()
+        .cycle()
+        .take(1 << 20)
+        .collect();
+    group.throughput(Throughput::Bytes(image.len() as u64));
+    group.bench_function("thumbnail_1MB", |b| {
+        b.iter_batched(
+            || (new_relay(), thumbnail_request(&image)),
+            |(relay, request)| {
+                expect_ok(runtime.block_on(relay.handle(request)));
+                relay
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    targets = signature_verification, handler
+}
+criterion_main!(benches);

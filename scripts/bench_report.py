@@ -1,0 +1,79 @@
+"""Print the `make bench` table: criterion's estimates, the cold-start harness's JSON (argv[1]),
+`openssl speed` on this machine, and the zipped arm64 package size, each against its target."""
+
+import io
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import zipfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def criterion_median_ns(group, name):
+    path = os.path.join(ROOT, "target", "criterion", group, name, "new", "estimates.json")
+    with open(path) as f:
+        return json.load(f)["median"]["point_estimate"]
+
+
+def openssl_sha1_bytes_per_s():
+    out = subprocess.run(
+        ["openssl", "speed", "-evp", "sha1", "-bytes", "1048576", "-seconds", "3"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    line = [l for l in out.splitlines() if l.startswith("sha1")][-1]
+    return float(re.findall(r"([\d.]+)k", line)[-1]) * 1000
+
+
+def zipped_size(path):
+    if not os.path.exists(path):
+        return None
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        z.write(path, "bootstrap")
+    return len(buffer.getvalue())
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        system = json.load(f)
+    openssl = openssl_sha1_bytes_per_s()
+    verify_1mb = (1 << 20) / (criterion_median_ns("verify", "1MB") / 1e9)
+    package = os.path.join(ROOT, ".aws-sam", "build", "WebhookRelayFunction", "bootstrap")
+    zipped = zipped_size(package)
+    rows = [
+        ("init (start → first poll), median of %d" % system["init_ms"]["n"],
+         "%.2f ms (min %.2f, p95 %.2f)" % (system["init_ms"]["median"], system["init_ms"]["min"], system["init_ms"]["p95"]),
+         "≤ 10 ms", system["init_ms"]["median"] <= 10),
+        ("handler CPU per JSON event (in-memory)", "%.2f µs" % (criterion_median_ns("handler", "json_event") / 1000), "≤ 20 µs",
+         criterion_median_ns("handler", "json_event") / 1000 <= 20),
+        ("handler CPU per 1 MB thumbnail (in-memory)", "%.0f µs" % (criterion_median_ns("handler", "thumbnail_1MB") / 1000), "—", None),
+        ("verify 1 KB / 100 KB / 6 MB", "%.2f µs / %.1f µs / %.2f ms" % (
+            criterion_median_ns("verify", "1KB") / 1000, criterion_median_ns("verify", "100KB") / 1000,
+            criterion_median_ns("verify", "6MB") / 1e6), "—", None),
+        ("verify 1 MB vs openssl speed -evp sha1", "%.0f MB/s vs %.0f MB/s = %.0f %%" % (verify_1mb / 1e6, openssl / 1e6, 100 * verify_1mb / openssl),
+         "≥ 90 %", verify_1mb / openssl >= 0.9),
+        ("first invocation vs warm (median, local moto)", "%.2f ms vs %.2f ms (Δ %.2f ms)" % (
+            system["first_invoke_ms"]["median"], system["warm_invoke_ms"]["median"],
+            system["first_invoke_ms"]["median"] - system["warm_invoke_ms"]["median"]),
+         "Δ ≤ 5 ms", system["first_invoke_ms"]["median"] - system["warm_invoke_ms"]["median"] <= 5),
+        ("peak RSS after 1,000 mixed events", "%.1f MB" % (system["peak_rss_kib_after_1000_events"] / 1024), "≤ 20 MB",
+         system["peak_rss_kib_after_1000_events"] / 1024 <= 20),
+        ("native release binary", "%.1f MB" % (system["binary_bytes"] / 1e6), "—", None),
+        ("arm64 package (zipped bootstrap)",
+         "%.2f MB (%.1f MB unzipped)" % (zipped / 1e6, os.path.getsize(package) / 1e6) if zipped else "not built (make package)",
+         "≤ 4 MB", (zipped / 1e6 <= 4) if zipped else None),
+    ]
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    print(f"\nmachine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}\n")
+    print("| measure | value | target | met |")
+    print("|---|---|---|---|")
+    for name, value, target, met in rows:
+        print(f"| {name} | {value} | {target} | {'' if met is None else ('yes' if met else '**no**')} |")
+
+
+if __name__ == "__main__":
+    main()
