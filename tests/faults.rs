@@ -372,8 +372,3 @@ async fn a_thousand_requests_with_faults_switched_mid_run_lose_nothing() {
 fn thumbnail_request(image: &[u8], ts: i64) -> lambda_http::Request {
     thumbnail(image, ts)
 }
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}

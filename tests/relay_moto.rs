@@ -5,11 +5,10 @@ mod support;
 
 use support::*;
 
+/// The documented `feeds`/`started` body, stamped `timestamp`.
 fn feeds_started(timestamp: i64) -> String {
-    format!(
-        r#"{{"type":"feeds","event":"started","timestamp":{timestamp},"data":{{"feedId":"369e4a86-f937-4254-bd9f-99dc484d2bd6","accountId":"ZG6NWV","name":"sample_stream","streamId":"ZG6NWV/sample_stream","started":{},"active":true}}}}"#,
-        timestamp - 130
-    )
+    millicast_webhook_relay::samples::json_sample("feeds-started", timestamp)
+        .expect("built-in sample")
 }
 
 /// One realistic body per documented hook type and event (plus the old `recording` spelling
@@ -186,11 +185,6 @@ async fn fifo_queue_gets_group_and_deduplication_ids() {
     );
     let transcoder_message = messages.iter().find(|m| m.body == transcoder).unwrap();
     assert_eq!(transcoder_message.group_id.as_deref(), Some("transcoder"));
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 #[tokio::test]
