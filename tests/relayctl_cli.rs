@@ -19,7 +19,8 @@ fn relayctl(args: &[&str], stdin: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    // A command that fails before reading its input closes the pipe: that is not an error here.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
     child.wait_with_output().unwrap()
 }
 
@@ -111,15 +112,36 @@ async fn send_delivers_every_sample_and_reports_rejections() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown event"));
 }
 
-fn relayctl_aws(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_relayctl"))
+/// relayctl with the AWS environment pointing at moto.
+fn relayctl_aws(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_relayctl"));
+    command
         .args(args)
         .env("AWS_ENDPOINT_URL", &moto().endpoint)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .output()
-        .unwrap()
+        .env("AWS_SECRET_ACCESS_KEY", "test");
+    command
+}
+
+/// `relayctl tail` until the queue is empty, with `extra` flags; its standard output.
+fn tail(queue: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "tail",
+        "--queue-url",
+        queue,
+        "--exit-when-empty",
+        "--wait-seconds",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    let output = relayctl_aws(&args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout(&output)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,22 +155,8 @@ async fn tail_prints_exactly_the_messages_sent() {
     let queue = deployment.fixture.queue_url.as_str();
 
     // As JSON, deleting them: exactly those three bodies, and the queue is empty after.
-    let output = relayctl_aws(&[
-        "tail",
-        "--queue-url",
-        queue,
-        "--json",
-        "--delete",
-        "--exit-when-empty",
-        "--wait-seconds",
-        "0",
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let bodies: Vec<serde_json::Value> = stdout(&output)
+    let json = tail(queue, &["--json", "--delete"]);
+    let bodies: Vec<serde_json::Value> = json
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -177,20 +185,7 @@ async fn tail_prints_exactly_the_messages_sent() {
                 .success()
         );
     }
-    let output = relayctl_aws(&[
-        "tail",
-        "--queue-url",
-        queue,
-        "--exit-when-empty",
-        "--wait-seconds",
-        "0",
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = stdout(&output);
+    let text = tail(queue, &[]);
     let mut lines: Vec<&str> = text.lines().collect();
     lines.sort_by_key(|line| line.split(' ').nth(1).unwrap_or_default().to_owned());
     assert_eq!(lines.len(), 2, "{text}");
@@ -222,24 +217,19 @@ async fn tail_prints_exactly_the_messages_sent() {
         .status
         .success()
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_relayctl"))
-        .args([
-            "tail",
-            "--queue-url",
-            queue,
-            "--delete",
-            "--exit-when-empty",
-            "--wait-seconds",
-            "0",
-        ])
-        .env("AWS_ENDPOINT_URL", &moto().endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = relayctl_aws(&[
+        "tail",
+        "--queue-url",
+        queue,
+        "--delete",
+        "--exit-when-empty",
+        "--wait-seconds",
+        "0",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     drop(child.stdout.take());
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
