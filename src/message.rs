@@ -69,6 +69,11 @@ fn group_id(candidate: &str) -> String {
     }
 }
 
+/// What a FIFO message is grouped by: the stream, else the event type.
+fn group_hint(envelope: &Envelope) -> &str {
+    envelope.stream_id.as_deref().unwrap_or(&envelope.kind)
+}
+
 fn fifo_ids(fifo: bool, group_hint: &str, body: &str) -> Option<FifoIds> {
     fifo.then(|| FifoIds {
         group_id: group_id(group_hint),
@@ -112,9 +117,8 @@ impl QueueMessage {
         if envelope.claim_check {
             push("claimCheck", Some(AttributeValue::String("true".into())));
         }
-        let group_hint = envelope.stream_id.as_deref().unwrap_or(&envelope.kind);
         Self {
-            fifo: fifo_ids(fifo, group_hint, &body),
+            fifo: fifo_ids(fifo, group_hint(envelope), &body),
             body,
             attributes,
         }
@@ -167,9 +171,8 @@ impl QueueMessage {
         .to_string();
         let mut attributes = event.attributes.clone();
         attributes.push(("claimCheck", AttributeValue::String("true".into())));
-        let group_hint = envelope.stream_id.as_deref().unwrap_or(&envelope.kind);
         Self {
-            fifo: fifo_ids(fifo, group_hint, &body),
+            fifo: fifo_ids(fifo, group_hint(envelope), &body),
             body,
             attributes,
         }

@@ -59,13 +59,7 @@ fn json(body: &str) -> Request {
 }
 
 fn thumbnail(image: &[u8], headers: &[(&str, &str)]) -> Request {
-    let signature = sign(SECRET, image);
-    let mut all = vec![
-        ("content-type", "image/jpeg"),
-        ("x-millicast-signature", signature.as_str()),
-    ];
-    all.extend_from_slice(headers);
-    function_url_request("POST", &all, image, true)
+    thumbnail_request(image, headers, SECRET)
 }
 
 fn case(name: impl Into<String>, request: Request, expect: Expect) -> Case {

@@ -255,16 +255,6 @@ async fn replay_window_rejects_stale_and_future_events() {
     assert_eq!(fixture.messages().await.len(), 2);
 }
 
-fn thumbnail_request(image: &[u8], headers: &[(&str, &str)], secret: &str) -> lambda_http::Request {
-    let signature = sign(secret, image);
-    let mut all = vec![
-        ("Content-Type", "image/jpeg"),
-        ("X-Millicast-Signature", signature.as_str()),
-    ];
-    all.extend_from_slice(headers);
-    function_url_request("POST", &all, image, true)
-}
-
 const THUMBNAIL_HEADERS: [(&str, &str); 4] = [
     ("X-Millicast-Timestamp", "1638463486489"),
     (

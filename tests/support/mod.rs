@@ -113,12 +113,15 @@ pub async fn sdk_config_with(
         .await
 }
 
-/// A free loopback port with nothing listening on it.
-pub fn closed_port_endpoint() -> String {
+/// A loopback port that was free a moment ago (nothing listens on it when this returns).
+pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
+    listener.local_addr().unwrap().port()
+}
+
+/// An endpoint with nothing listening on it.
+pub fn closed_port_endpoint() -> String {
+    format!("http://127.0.0.1:{}", free_port())
 }
 
 /// A function-URL request built as AWS delivers it (`samples::function_url_event`), parsed
@@ -145,6 +148,18 @@ pub fn json_webhook(body: &str, secret: &str) -> Request {
         body.as_bytes(),
         false,
     )
+}
+
+/// A signed JPEG thumbnail webhook (base64 body, as the function URL delivers it), with the
+/// metadata headers given.
+pub fn thumbnail_request(image: &[u8], headers: &[(&str, &str)], secret: &str) -> Request {
+    let signature = sign(secret, image);
+    let mut all = vec![
+        ("content-type", "image/jpeg"),
+        ("x-millicast-signature", signature.as_str()),
+    ];
+    all.extend_from_slice(headers);
+    function_url_request("POST", &all, image, true)
 }
 
 pub fn thumbnail_jpeg() -> Vec<u8> {
