@@ -1,9 +1,9 @@
 //! Moving spilled events from S3 `undelivered/` back onto the queue (`relayctl redrive`).
 //!
 //! Each object is sent with the attributes the relay would have set, and deleted only after
-//! the send succeeded. Running it twice is safe: a FIFO queue drops the copy of a message sent
-//! just before a failed delete (deduplication id = body sha256); a standard queue is
-//! at-least-once, so a consumer may see such an event twice.
+//! the send succeeded. An object whose delete failed is sent again by the next run: a FIFO
+//! queue drops that copy within its 5-minute deduplication window (deduplication id = body
+//! sha256); otherwise, and on a standard queue, a consumer may see the event twice.
 
 use aws_sdk_s3::error::DisplayErrorContext;
 
