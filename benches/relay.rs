@@ -10,6 +10,7 @@ use lambda_http::http::Request;
 use lambda_http::{Body, Response};
 use millicast_webhook_relay::memory::{MemoryQueue, MemoryStore};
 use millicast_webhook_relay::samples;
+use millicast_webhook_relay::secrets::{SecretSet, SecretStore};
 use millicast_webhook_relay::signature::{Signature, SignatureVerifier, sign};
 use millicast_webhook_relay::{Config, Relay};
 
@@ -26,8 +27,10 @@ fn config() -> Config {
 }
 
 fn new_relay() -> Relay<MemoryStore, MemoryQueue> {
+    let secrets = SecretSet::parse_value(samples::TEST_SECRET).expect("test secret");
     Relay::new(
         &config(),
+        SecretStore::fixed(&secrets),
         MemoryStore::new("bench-bucket"),
         MemoryQueue::default(),
     )

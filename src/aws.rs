@@ -5,7 +5,9 @@
 //! jittered exponential backoff capped at 1 s, retry quota); deadlines bound each attempt and
 //! each operation:
 //! - SQS: 2 s per attempt, 5 s per operation (a send normally takes milliseconds);
-//! - S3: 5 s per attempt, 10 s per operation (a 6 MB thumbnail upload included).
+//! - S3: 5 s per attempt, 10 s per operation (a 6 MB thumbnail upload included);
+//! - Secrets Manager: 1 s per attempt, 3 s per operation (a read at init, or a re-read while a
+//!   request waits; when it is down, the delivery goes to quarantine instead).
 //!
 //! Worst cases: an event whose SQS send fails, then spills to S3: 5 + 10 = 15 s; a thumbnail:
 //! 10 (image) + 5 (announcement) + 10 (its spill) = 25 s.
@@ -21,6 +23,8 @@ pub const SQS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const SQS_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 pub const S3_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const S3_OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+pub const SECRETS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
+pub const SECRETS_OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The retry policy shared by both clients.
 pub fn retry_config() -> RetryConfig {
@@ -63,4 +67,11 @@ pub fn sqs_client(sdk_config: &SdkConfig) -> aws_sdk_sqs::Client {
         .timeout_config(timeouts(SQS_ATTEMPT_TIMEOUT, SQS_OPERATION_TIMEOUT))
         .build();
     aws_sdk_sqs::Client::from_conf(config)
+}
+
+pub fn secrets_client(sdk_config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
+    let config = aws_sdk_secretsmanager::config::Builder::from(sdk_config)
+        .timeout_config(timeouts(SECRETS_ATTEMPT_TIMEOUT, SECRETS_OPERATION_TIMEOUT))
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(config)
 }

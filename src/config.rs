@@ -3,14 +3,21 @@
 //! Every invalid value fails init with a message naming the variable; secret values are never
 //! part of any message.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use std::time::Duration;
+
+use crate::secrets::{DEFAULT_REFRESH_INTERVAL, Secret, SecretSet};
 
 /// Defaults of DESIGN.md.
 pub const DEFAULT_THUMBNAIL_PREFIX: &str = "thumbnails/";
 pub const DEFAULT_REPLAY_WINDOW_SECONDS: u64 = 300;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 pub const DEFAULT_SQS_MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// Every body the relay would accept can be kept: a renewal must not lose a 4K thumbnail.
+pub const DEFAULT_QUARANTINE_MAX_BYTES: usize = DEFAULT_MAX_BODY_BYTES;
+/// One instance serves one request at a time, and a quarantine write costs one S3 PUT
+/// (tens of ms), so legitimate traffic during a renewal stays under ~20 per second per
+/// instance; the cap bounds what a flood of forged deliveries can store.
+pub const DEFAULT_QUARANTINE_PER_MINUTE: u32 = 1200;
 /// SQS refuses messages over 1 MiB whatever the queue says.
 const SQS_HARD_LIMIT_BYTES: usize = 1024 * 1024;
 
@@ -31,35 +38,102 @@ impl ConfigError {
     }
 }
 
-/// Decoded secret bytes; `Debug` never prints them.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Vec<u8>);
-
-impl Secret {
-    pub fn bytes(&self) -> &[u8] {
-        &self.0
-    }
+/// Where the webhook secrets come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretConfig {
+    /// `WEBHOOK_SECRET` (+ `WEBHOOK_SECRET_PREVIOUS`): fixed for the life of the process.
+    Literal(SecretSet),
+    /// `WEBHOOK_SECRET_ID`: read from Secrets Manager at init, re-read on a mismatch at most
+    /// once per `refresh_interval` (`SECRET_REFRESH_SECONDS`).
+    SecretsManager {
+        secret_id: String,
+        refresh_interval: Duration,
+    },
 }
 
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
+/// What is kept of deliveries that could not be verified (DESIGN.md "Quarantine").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineConfig {
+    /// `QUARANTINE`
+    pub enabled: bool,
+    /// `QUARANTINE_MAX_BYTES`: larger bodies are not kept.
+    pub max_bytes: usize,
+    /// `QUARANTINE_PER_MINUTE`: objects kept per instance and calendar minute.
+    pub per_minute: u32,
+}
+
+/// How a verified delivery is routed and made durable: shared by the Lambda and by
+/// `relayctl quarantine replay`, which must take exactly the relay's paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathSettings {
+    pub thumbnail_prefix: String,
+    pub thumbnail_latest: bool,
+    pub thumbnail_events: bool,
+    /// 0 turns the replay check off.
+    pub replay_window_seconds: u64,
+    pub sqs_max_message_bytes: usize,
+    /// The queue URL ends in `.fifo`.
+    pub fifo: bool,
+}
+
+impl PathSettings {
+    /// `THUMBNAIL_PREFIX`, `THUMBNAIL_LATEST`, `THUMBNAIL_EVENTS`, `REPLAY_WINDOW_SECONDS` and
+    /// `SQS_MAX_MESSAGE_BYTES` through `lookup`, for a queue at `queue_url`.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        queue_url: &str,
+    ) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let thumbnail_prefix = match lookup("THUMBNAIL_PREFIX") {
+            // Unlike other variables, an explicitly empty prefix is meaningful: the bucket root.
+            Some(value) => parse_prefix(value.trim())?,
+            None => DEFAULT_THUMBNAIL_PREFIX.to_owned(),
+        };
+        let sqs_max_message_bytes = get("SQS_MAX_MESSAGE_BYTES")
+            .map(|value| parse_size("SQS_MAX_MESSAGE_BYTES", &value))
+            .transpose()?
+            .unwrap_or(DEFAULT_SQS_MAX_MESSAGE_BYTES);
+        if sqs_max_message_bytes > SQS_HARD_LIMIT_BYTES {
+            return Err(ConfigError::new(
+                "SQS_MAX_MESSAGE_BYTES",
+                format!("must be at most {SQS_HARD_LIMIT_BYTES} (the SQS limit)"),
+            ));
+        }
+        Ok(Self {
+            thumbnail_prefix,
+            thumbnail_latest: get("THUMBNAIL_LATEST")
+                .map(|value| parse_bool("THUMBNAIL_LATEST", &value))
+                .transpose()?
+                .unwrap_or(true),
+            thumbnail_events: get("THUMBNAIL_EVENTS")
+                .map(|value| parse_bool("THUMBNAIL_EVENTS", &value))
+                .transpose()?
+                .unwrap_or(true),
+            replay_window_seconds: get("REPLAY_WINDOW_SECONDS")
+                .map(|value| {
+                    value.trim().parse::<u64>().map_err(|_| {
+                        ConfigError::new(
+                            "REPLAY_WINDOW_SECONDS",
+                            "must be a whole number of seconds (0 turns the check off)",
+                        )
+                    })
+                })
+                .transpose()?
+                .unwrap_or(DEFAULT_REPLAY_WINDOW_SECONDS),
+            sqs_max_message_bytes,
+            fifo: queue_url.trim().ends_with(".fifo"),
+        })
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    pub webhook_secret: Secret,
-    pub webhook_secret_previous: Option<Secret>,
+    pub secrets: SecretConfig,
+    pub quarantine: QuarantineConfig,
     pub thumbnail_bucket: String,
-    pub thumbnail_prefix: String,
-    pub thumbnail_latest: bool,
-    pub thumbnail_events: bool,
     pub event_queue_url: String,
-    /// 0 turns the replay check off.
-    pub replay_window_seconds: u64,
+    pub paths: PathSettings,
     pub max_body_bytes: usize,
-    pub sqs_max_message_bytes: usize,
     /// True when an endpoint override is configured (local S3 servers need path-style URLs).
     pub s3_force_path_style: bool,
     /// `AWS_LAMBDA_FUNCTION_NAME`, the dimension of the relay's metrics.
@@ -79,58 +153,41 @@ impl Config {
             get(name).ok_or_else(|| ConfigError::new(name, "is required but not set"))
         };
 
-        let webhook_secret = parse_secret("WEBHOOK_SECRET", &required("WEBHOOK_SECRET")?)?;
-        let webhook_secret_previous = get("WEBHOOK_SECRET_PREVIOUS")
-            .map(|value| parse_secret("WEBHOOK_SECRET_PREVIOUS", &value))
-            .transpose()?;
+        let secrets = secret_config(&get)?;
         let thumbnail_bucket = parse_bucket(required("THUMBNAIL_BUCKET")?)?;
-        let thumbnail_prefix = match lookup("THUMBNAIL_PREFIX") {
-            // Unlike other variables, an explicitly empty prefix is meaningful: the bucket root.
-            Some(value) => parse_prefix(value.trim())?,
-            None => DEFAULT_THUMBNAIL_PREFIX.to_owned(),
-        };
         let event_queue_url = parse_queue_url(required("EVENT_QUEUE_URL")?)?;
-        let sqs_max_message_bytes = get("SQS_MAX_MESSAGE_BYTES")
-            .map(|value| parse_size("SQS_MAX_MESSAGE_BYTES", &value))
-            .transpose()?
-            .unwrap_or(DEFAULT_SQS_MAX_MESSAGE_BYTES);
-        if sqs_max_message_bytes > SQS_HARD_LIMIT_BYTES {
-            return Err(ConfigError::new(
-                "SQS_MAX_MESSAGE_BYTES",
-                format!("must be at most {SQS_HARD_LIMIT_BYTES} (the SQS limit)"),
-            ));
-        }
-
-        Ok(Self {
-            webhook_secret,
-            webhook_secret_previous,
-            thumbnail_bucket,
-            thumbnail_prefix,
-            thumbnail_latest: get("THUMBNAIL_LATEST")
-                .map(|value| parse_bool("THUMBNAIL_LATEST", &value))
+        let paths = PathSettings::from_lookup(&lookup, &event_queue_url)?;
+        let quarantine = QuarantineConfig {
+            enabled: get("QUARANTINE")
+                .map(|value| parse_bool("QUARANTINE", &value))
                 .transpose()?
                 .unwrap_or(true),
-            thumbnail_events: get("THUMBNAIL_EVENTS")
-                .map(|value| parse_bool("THUMBNAIL_EVENTS", &value))
+            max_bytes: get("QUARANTINE_MAX_BYTES")
+                .map(|value| parse_size("QUARANTINE_MAX_BYTES", &value))
                 .transpose()?
-                .unwrap_or(true),
-            event_queue_url,
-            replay_window_seconds: get("REPLAY_WINDOW_SECONDS")
-                .map(|value| {
-                    value.trim().parse::<u64>().map_err(|_| {
-                        ConfigError::new(
-                            "REPLAY_WINDOW_SECONDS",
-                            "must be a whole number of seconds (0 turns the check off)",
-                        )
-                    })
+                .unwrap_or(DEFAULT_QUARANTINE_MAX_BYTES),
+            per_minute: get("QUARANTINE_PER_MINUTE")
+                .map(|value| match value.trim().parse::<u32>() {
+                    Ok(count) => Ok(count),
+                    Err(_) => Err(ConfigError::new(
+                        "QUARANTINE_PER_MINUTE",
+                        "must be a whole number of objects per minute",
+                    )),
                 })
                 .transpose()?
-                .unwrap_or(DEFAULT_REPLAY_WINDOW_SECONDS),
+                .unwrap_or(DEFAULT_QUARANTINE_PER_MINUTE),
+        };
+
+        Ok(Self {
+            secrets,
+            quarantine,
+            thumbnail_bucket,
+            event_queue_url,
+            paths,
             max_body_bytes: get("MAX_BODY_BYTES")
                 .map(|value| parse_size("MAX_BODY_BYTES", &value))
                 .transpose()?
                 .unwrap_or(DEFAULT_MAX_BODY_BYTES),
-            sqs_max_message_bytes,
             s3_force_path_style: Self::endpoint_overridden(&lookup),
             function_name: get("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|| "webhook-relay".into()),
@@ -146,21 +203,57 @@ impl Config {
     }
 
     pub fn queue_is_fifo(&self) -> bool {
-        self.event_queue_url.ends_with(".fifo")
+        self.paths.fifo
+    }
+}
+
+const BOTH_SECRET_FORMS: &str = "WEBHOOK_SECRET, WEBHOOK_SECRET_ID";
+
+/// Exactly one of `WEBHOOK_SECRET` (literal, with an optional `WEBHOOK_SECRET_PREVIOUS`) and
+/// `WEBHOOK_SECRET_ID` (Secrets Manager, whose value holds both).
+fn secret_config(get: &impl Fn(&str) -> Option<String>) -> Result<SecretConfig, ConfigError> {
+    let refresh_interval = get("SECRET_REFRESH_SECONDS")
+        .map(|value| match value.trim().parse::<u64>() {
+            Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
+            _ => Err(ConfigError::new(
+                "SECRET_REFRESH_SECONDS",
+                "must be a whole number of seconds, at least 1",
+            )),
+        })
+        .transpose()?
+        .unwrap_or(DEFAULT_REFRESH_INTERVAL);
+    match (get("WEBHOOK_SECRET"), get("WEBHOOK_SECRET_ID")) {
+        (Some(current), None) => Ok(SecretConfig::Literal(SecretSet {
+            current: parse_secret("WEBHOOK_SECRET", &current)?,
+            previous: get("WEBHOOK_SECRET_PREVIOUS")
+                .map(|value| parse_secret("WEBHOOK_SECRET_PREVIOUS", &value))
+                .transpose()?,
+        })),
+        (None, Some(secret_id)) => {
+            if get("WEBHOOK_SECRET_PREVIOUS").is_some() {
+                return Err(ConfigError::new(
+                    "WEBHOOK_SECRET_PREVIOUS",
+                    "goes with WEBHOOK_SECRET only (with WEBHOOK_SECRET_ID the secret's value holds `previous`)",
+                ));
+            }
+            Ok(SecretConfig::SecretsManager {
+                secret_id: secret_id.trim().to_owned(),
+                refresh_interval,
+            })
+        }
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            BOTH_SECRET_FORMS,
+            "are both set: set exactly one (a literal secret, or a Secrets Manager secret id)",
+        )),
+        (None, None) => Err(ConfigError::new(
+            BOTH_SECRET_FORMS,
+            "are both unset: set exactly one (a literal secret, or a Secrets Manager secret id)",
+        )),
     }
 }
 
 fn parse_secret(variable: &'static str, value: &str) -> Result<Secret, ConfigError> {
-    let bytes = STANDARD.decode(value.trim()).map_err(|_| {
-        ConfigError::new(
-            variable,
-            "is not valid base64 (use the secret exactly as the dashboard or API shows it)",
-        )
-    })?;
-    if bytes.is_empty() {
-        return Err(ConfigError::new(variable, "decodes to an empty secret"));
-    }
-    Ok(Secret(bytes))
+    Secret::from_base64(value).map_err(|problem| ConfigError::new(variable, problem.to_string()))
 }
 
 fn parse_bucket(value: String) -> Result<String, ConfigError> {
@@ -258,19 +351,27 @@ mod tests {
     #[test]
     fn defaults_apply() {
         let config = load(&minimal()).unwrap();
-        assert_eq!(
-            config.webhook_secret.bytes(),
-            b"0123456789abcdef0123456789abcdef"
-        );
-        assert_eq!(config.webhook_secret_previous, None);
-        assert_eq!(config.thumbnail_prefix, "thumbnails/");
-        assert!(config.thumbnail_latest);
-        assert!(config.thumbnail_events);
-        assert_eq!(config.replay_window_seconds, 300);
+        let SecretConfig::Literal(secrets) = &config.secrets else {
+            panic!("literal secrets expected");
+        };
+        assert_eq!(secrets.current.bytes(), b"0123456789abcdef0123456789abcdef");
+        assert_eq!(secrets.previous, None);
+        assert_eq!(config.paths.thumbnail_prefix, "thumbnails/");
+        assert!(config.paths.thumbnail_latest);
+        assert!(config.paths.thumbnail_events);
+        assert_eq!(config.paths.replay_window_seconds, 300);
         assert_eq!(config.max_body_bytes, 6_291_456);
-        assert_eq!(config.sqs_max_message_bytes, 262_144);
+        assert_eq!(config.paths.sqs_max_message_bytes, 262_144);
         assert!(!config.s3_force_path_style);
         assert!(!config.queue_is_fifo());
+        assert_eq!(
+            config.quarantine,
+            QuarantineConfig {
+                enabled: true,
+                max_bytes: 6_291_456,
+                per_minute: 1200
+            }
+        );
     }
 
     #[test]
@@ -288,19 +389,33 @@ mod tests {
         vars.insert("MAX_BODY_BYTES", "1024".into());
         vars.insert("SQS_MAX_MESSAGE_BYTES", "1048576".into());
         vars.insert("AWS_ENDPOINT_URL", "http://127.0.0.1:5000".into());
+        vars.insert("QUARANTINE", "off".into());
+        vars.insert("QUARANTINE_MAX_BYTES", "2048".into());
+        vars.insert("QUARANTINE_PER_MINUTE", "0".into());
         let config = load(&vars).unwrap();
+        let SecretConfig::Literal(secrets) = &config.secrets else {
+            panic!("literal secrets expected");
+        };
         assert_eq!(
-            config.webhook_secret_previous.as_ref().map(Secret::bytes),
+            secrets.previous.as_ref().map(Secret::bytes),
             Some(&[0u8, 0, 0][..])
         );
-        assert_eq!(config.thumbnail_prefix, "img/thumbs/");
-        assert!(!config.thumbnail_latest);
-        assert!(!config.thumbnail_events);
+        assert_eq!(config.paths.thumbnail_prefix, "img/thumbs/");
+        assert!(!config.paths.thumbnail_latest);
+        assert!(!config.paths.thumbnail_events);
         assert!(config.queue_is_fifo());
-        assert_eq!(config.replay_window_seconds, 0);
+        assert_eq!(config.paths.replay_window_seconds, 0);
         assert_eq!(config.max_body_bytes, 1024);
-        assert_eq!(config.sqs_max_message_bytes, 1_048_576);
+        assert_eq!(config.paths.sqs_max_message_bytes, 1_048_576);
         assert!(config.s3_force_path_style);
+        assert_eq!(
+            config.quarantine,
+            QuarantineConfig {
+                enabled: false,
+                max_bytes: 2048,
+                per_minute: 0
+            }
+        );
     }
 
     #[test]
@@ -314,12 +429,67 @@ mod tests {
     fn empty_prefix_means_bucket_root() {
         let mut vars = minimal();
         vars.insert("THUMBNAIL_PREFIX", String::new());
-        assert_eq!(load(&vars).unwrap().thumbnail_prefix, "");
+        assert_eq!(load(&vars).unwrap().paths.thumbnail_prefix, "");
+    }
+
+    #[test]
+    fn secrets_manager_form() {
+        let mut vars = minimal();
+        vars.remove("WEBHOOK_SECRET");
+        vars.insert(
+            "WEBHOOK_SECRET_ID",
+            " arn:aws:secretsmanager:us-east-1:1:secret:relay-AbCdEf ".into(),
+        );
+        let config = load(&vars).unwrap();
+        assert_eq!(
+            config.secrets,
+            SecretConfig::SecretsManager {
+                secret_id: "arn:aws:secretsmanager:us-east-1:1:secret:relay-AbCdEf".into(),
+                refresh_interval: Duration::from_secs(5),
+            }
+        );
+        vars.insert("SECRET_REFRESH_SECONDS", "60".into());
+        let SecretConfig::SecretsManager {
+            refresh_interval, ..
+        } = load(&vars).unwrap().secrets
+        else {
+            panic!("secrets manager expected");
+        };
+        assert_eq!(refresh_interval, Duration::from_secs(60));
+        // `previous` lives in the secret's value, not beside it.
+        vars.insert("WEBHOOK_SECRET_PREVIOUS", "AAAA".into());
+        assert_eq!(load(&vars).unwrap_err().variable, "WEBHOOK_SECRET_PREVIOUS");
+    }
+
+    #[test]
+    fn exactly_one_secret_form() {
+        let mut both = minimal();
+        both.insert("WEBHOOK_SECRET_ID", "relay-secret".into());
+        let mut neither = minimal();
+        neither.remove("WEBHOOK_SECRET");
+        for vars in [both, neither] {
+            let error = load(&vars).unwrap_err();
+            assert!(error.to_string().contains("WEBHOOK_SECRET,"), "{error}");
+            assert!(error.to_string().contains("WEBHOOK_SECRET_ID"), "{error}");
+        }
+    }
+
+    #[test]
+    fn path_settings_alone_for_tools() {
+        let paths = PathSettings::from_lookup(|_| None, "https://sqs.x/1/q.fifo").unwrap();
+        assert_eq!(paths.thumbnail_prefix, "thumbnails/");
+        assert!(paths.fifo);
+        let error = PathSettings::from_lookup(
+            |name| (name == "THUMBNAIL_EVENTS").then(|| "sometimes".to_owned()),
+            "https://sqs.x/1/q",
+        )
+        .unwrap_err();
+        assert_eq!(error.variable, "THUMBNAIL_EVENTS");
     }
 
     #[test]
     fn missing_required_variables_are_named() {
-        for variable in ["WEBHOOK_SECRET", "THUMBNAIL_BUCKET", "EVENT_QUEUE_URL"] {
+        for variable in ["THUMBNAIL_BUCKET", "EVENT_QUEUE_URL"] {
             let mut vars = minimal();
             vars.remove(variable);
             let error = load(&vars).unwrap_err();
@@ -350,6 +520,11 @@ mod tests {
             ("MAX_BODY_BYTES", "0"),
             ("MAX_BODY_BYTES", "6MB"),
             ("SQS_MAX_MESSAGE_BYTES", "2000000"),
+            ("SECRET_REFRESH_SECONDS", "0"),
+            ("SECRET_REFRESH_SECONDS", "soon"),
+            ("QUARANTINE", "maybe"),
+            ("QUARANTINE_MAX_BYTES", "0"),
+            ("QUARANTINE_PER_MINUTE", "-5"),
         ];
         for (variable, value) in cases {
             let error = error_for(variable, value);

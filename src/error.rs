@@ -19,6 +19,8 @@ pub enum RelayError {
     MalformedSignature,
     #[error("signature does not match the current or the previous secret")]
     InvalidSignature,
+    #[error("the webhook secret cannot be read, so no delivery can be verified")]
+    SecretUnavailable,
     #[error("timestamp outside the replay window")]
     StaleTimestamp,
     #[error("body is neither an image nor a JSON object with a string `type`")]
@@ -39,6 +41,8 @@ impl RelayError {
             | Self::InvalidSignature
             | Self::StaleTimestamp => StatusCode::UNAUTHORIZED,
             Self::MalformedEvent => StatusCode::BAD_REQUEST,
+            // Ours, not the sender's: the delivery is kept in quarantine for replay.
+            Self::SecretUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::ThumbnailNotStored(_) | Self::EventNotDelivered(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -53,6 +57,7 @@ impl RelayError {
             Self::MissingSignature => "missing_signature",
             Self::MalformedSignature => "malformed_signature",
             Self::InvalidSignature => "invalid_signature",
+            Self::SecretUnavailable => "secret_unavailable",
             Self::StaleTimestamp => "stale_timestamp",
             Self::MalformedEvent => "malformed_event",
             Self::ThumbnailNotStored(_) | Self::EventNotDelivered(_) => "internal_error",
@@ -100,6 +105,7 @@ mod tests {
             (RelayError::InvalidSignature, 401, "invalid_signature"),
             (RelayError::StaleTimestamp, 401, "stale_timestamp"),
             (RelayError::MalformedEvent, 400, "malformed_event"),
+            (RelayError::SecretUnavailable, 503, "secret_unavailable"),
             (
                 RelayError::ThumbnailNotStored("x".into()),
                 500,

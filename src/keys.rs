@@ -1,12 +1,14 @@
 //! S3 keys for events that do not travel through SQS as they are: spills and claim checks.
 
-use crate::clock::civil_date;
+use crate::clock::date_path;
 
 /// Where an event goes when SQS fails: `undelivered/{yyyy}/{mm}/{dd}/{timestampMs}-{sha256}.json`,
 /// dated by the receive time (`now_ms`); `timestamp_ms` is the event's own when it has one.
 pub fn undelivered_key(now_ms: i64, timestamp_ms: i64, sha256_hex: &str) -> String {
-    let (year, month, day) = civil_date(now_ms.div_euclid(86_400_000));
-    format!("undelivered/{year:04}/{month:02}/{day:02}/{timestamp_ms}-{sha256_hex}.json")
+    format!(
+        "undelivered/{}/{timestamp_ms}-{sha256_hex}.json",
+        date_path(now_ms)
+    )
 }
 
 /// Prefix under which `relayctl redrive` finds spilled events.

@@ -1,7 +1,9 @@
-//! The Lambda binary: read config, build the AWS clients once, serve the function URL.
+//! The Lambda binary: read config, build the AWS clients and read the secret once, serve the
+//! function URL.
 
 use lambda_http::{Error, Request, run, service_fn, tracing};
 use millicast_webhook_relay::s3::S3ObjectStore;
+use millicast_webhook_relay::secretsmanager::secret_store;
 use millicast_webhook_relay::sqs::SqsEventQueue;
 use millicast_webhook_relay::{Config, Relay, aws};
 
@@ -15,7 +17,9 @@ async fn main() -> Result<(), Error> {
         &config.thumbnail_bucket,
     );
     let queue = SqsEventQueue::new(aws::sqs_client(&sdk_config), &config.event_queue_url);
-    let relay = Relay::new(&config, store, queue);
+    // An unreadable secret does not stop the relay: it quarantines and re-reads (secrets.rs).
+    let secrets = secret_store(&config.secrets, aws::secrets_client(&sdk_config)).await;
+    let relay = Relay::new(&config, secrets, store, queue);
     run(service_fn(|request: Request| async {
         Ok::<_, Error>(relay.handle(request).await)
     }))

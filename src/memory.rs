@@ -1,10 +1,13 @@
 //! In-process implementations of the ports, for unit tests, benchmarks and fuzzing.
 //! They keep what they are given and can be told to fail.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::message::QueueMessage;
+use crate::secrets::SecretSource;
 use crate::store::{EventQueue, IoError, ObjectPut, ObjectStore, PutOutcome};
 
 #[derive(Debug, Default)]
@@ -85,5 +88,51 @@ impl EventQueue for MemoryQueue {
             .map_err(|_| IoError("memory queue poisoned".into()))?
             .push(message.clone());
         Ok(())
+    }
+}
+
+/// A stored secret value in memory; counts its reads.
+#[derive(Debug, Default)]
+pub struct MemorySecretSource {
+    value: Mutex<String>,
+    failing: AtomicBool,
+    reads: AtomicU64,
+}
+
+impl MemorySecretSource {
+    pub fn new(value: &str) -> Self {
+        Self {
+            value: Mutex::new(value.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    pub fn set(&self, value: &str) {
+        if let Ok(mut stored) = self.value.lock() {
+            value.clone_into(&mut stored);
+        }
+    }
+
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::SeqCst)
+    }
+}
+
+impl SecretSource for MemorySecretSource {
+    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<String, IoError>> + Send + '_>> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        let result = if self.failing.load(Ordering::SeqCst) {
+            Err(IoError("memory secret source set to fail".into()))
+        } else {
+            self.value
+                .lock()
+                .map(|value| value.clone())
+                .map_err(|_| IoError("memory secret poisoned".into()))
+        };
+        Box::pin(std::future::ready(result))
     }
 }

@@ -1,10 +1,92 @@
 //! One log line per request in CloudWatch Embedded Metric Format: CloudWatch turns the counts
 //! into metrics (no API calls, no extra latency), and the same line is the request's log record.
 
+use std::io::Write as _;
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
+
+use crate::signature::SecretUsed;
 
 /// Namespace of the relay's metrics.
 pub const NAMESPACE: &str = "MillicastWebhookRelay";
+
+/// Every count the relay emits, in the order of the record (dashboards and alarms name these).
+pub const COUNT_METRICS: [&str; 10] = [
+    "Verified",
+    "Rejected",
+    "Forwarded",
+    "ClaimChecked",
+    "ThumbnailsStored",
+    "Duplicates",
+    "Spilled",
+    "Failed",
+    "Quarantined",
+    "QuarantineDropped",
+];
+
+/// The relay's one timing metric (milliseconds).
+pub const LATENCY_METRIC: &str = "Latency";
+
+/// Where the relay writes its JSON log records (one per request, plus one per lost event).
+pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Writes each record as a line on standard output, where Lambda collects it.
+pub fn stdout_sink() -> LogSink {
+    Arc::new(|line: &str| {
+        // A closed stdout must not fail the request: the event is already durable.
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    })
+}
+
+/// What handling one request found out, for its log record (owned; filled in as it goes).
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub kind: Option<String>,
+    pub event: Option<String>,
+    pub size: usize,
+    pub secret: Option<SecretUsed>,
+    /// The secret was re-read from Secrets Manager while handling this request.
+    pub secret_refreshed: bool,
+    /// Content hash of a body that could not be parsed (the body itself is never logged).
+    pub sha256: Option<String>,
+    pub key: Option<String>,
+    /// Key under `quarantine/` when the delivery was kept.
+    pub quarantine_key: Option<String>,
+    /// Why a delivery that qualified for quarantine was not kept (`rate_limited`, …).
+    pub quarantine_dropped: Option<&'static str>,
+}
+
+impl Summary {
+    /// The record of a finished request.
+    pub fn record<'a>(
+        &'a self,
+        status: u16,
+        outcome: &'a str,
+        latency_ms: f64,
+        request_id: &'a str,
+    ) -> RequestRecord<'a> {
+        RequestRecord {
+            status,
+            outcome,
+            kind: self.kind.as_deref().unwrap_or_default(),
+            event: self.event.as_deref().unwrap_or_default(),
+            size: self.size,
+            secret: match self.secret {
+                Some(SecretUsed::Current) => "current",
+                Some(SecretUsed::Previous) => "previous",
+                None => "",
+            },
+            secret_refreshed: self.secret_refreshed,
+            key: self.key.as_deref().unwrap_or_default(),
+            sha256: self.sha256.as_deref().unwrap_or_default(),
+            quarantine_key: self.quarantine_key.as_deref().unwrap_or_default(),
+            quarantine_dropped: self.quarantine_dropped.unwrap_or_default(),
+            latency_ms,
+            request_id,
+        }
+    }
+}
 
 /// What happened to one request, as logged.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17,27 +99,36 @@ pub struct RequestRecord<'a> {
     pub size: usize,
     /// `current` / `previous` when the signature verified, empty otherwise.
     pub secret: &'a str,
+    pub secret_refreshed: bool,
     pub key: &'a str,
     /// Hash of a body that could not be parsed (the body itself is never logged).
     pub sha256: &'a str,
+    /// Where an unverifiable delivery was kept, or why it was not (empty when neither applies).
+    pub quarantine_key: &'a str,
+    pub quarantine_dropped: &'a str,
     pub latency_ms: f64,
     pub request_id: &'a str,
 }
 
 /// Metric name → value for a request: every count is present (0 or 1) so sums are exact.
-fn counts(record: &RequestRecord<'_>) -> [(&'static str, u8); 8] {
+fn counts(record: &RequestRecord<'_>) -> [(&'static str, u8); COUNT_METRICS.len()] {
     let outcome = record.outcome;
     let is = |names: &[&str]| u8::from(names.contains(&outcome));
-    [
-        ("Verified", u8::from(!record.secret.is_empty())),
-        ("Rejected", u8::from((400..500).contains(&record.status))),
-        ("Forwarded", is(&["forwarded", "claim_checked"])),
-        ("ClaimChecked", is(&["claim_checked"])),
-        ("ThumbnailsStored", is(&["stored"])),
-        ("Duplicates", is(&["duplicate"])),
-        ("Spilled", is(&["spilled"])),
-        ("Failed", u8::from(record.status >= 500)),
-    ]
+    let values = [
+        u8::from(!record.secret.is_empty()),
+        u8::from((400..500).contains(&record.status)),
+        is(&["forwarded", "claim_checked"]),
+        is(&["claim_checked"]),
+        is(&["stored"]),
+        is(&["duplicate"]),
+        is(&["spilled"]),
+        // A verified delivery neither SQS nor S3 took (not a 503 for an unreadable secret:
+        // that delivery is in quarantine).
+        is(&["internal_error"]),
+        u8::from(!record.quarantine_key.is_empty()),
+        u8::from(!record.quarantine_dropped.is_empty()),
+    ];
+    std::array::from_fn(|i| (COUNT_METRICS[i], values[i]))
 }
 
 /// The EMF log line for `record`, for the function `function_name`, at `timestamp_ms`.
@@ -47,19 +138,27 @@ pub fn emf_line(record: &RequestRecord<'_>, function_name: &str, timestamp_ms: i
         .iter()
         .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
         .collect();
-    metric_definitions.push(json!({"Name": "Latency", "Unit": "Milliseconds"}));
+    metric_definitions.push(json!({"Name": LATENCY_METRIC, "Unit": "Milliseconds"}));
     let mut directives = vec![json!({
         "Namespace": NAMESPACE,
         "Dimensions": [["FunctionName"]],
         "Metrics": metric_definitions,
     })];
     let rejected = (400..500).contains(&record.status);
-    if rejected {
-        // Rejections also by reason, so a flood of bad signatures is told from stale replays.
+    let quarantined = !record.quarantine_key.is_empty();
+    // Rejections and quarantined deliveries also by reason, so a flood of bad signatures is
+    // told from stale replays, and a renewal from an unreadable secret.
+    let by_reason: Vec<Value> = [("Rejected", rejected), ("Quarantined", quarantined)]
+        .into_iter()
+        .filter(|(_, applies)| *applies)
+        .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+        .collect();
+    let with_reason = !by_reason.is_empty();
+    if with_reason {
         directives.push(json!({
             "Namespace": NAMESPACE,
             "Dimensions": [["FunctionName", "Reason"]],
-            "Metrics": [{"Name": "Rejected", "Unit": "Count"}],
+            "Metrics": by_reason,
         }));
     }
 
@@ -80,7 +179,7 @@ pub fn emf_line(record: &RequestRecord<'_>, function_name: &str, timestamp_ms: i
     line.insert("level".into(), level.into());
     line.insert("message".into(), message.into());
     line.insert("FunctionName".into(), function_name.into());
-    if rejected {
+    if with_reason {
         line.insert("Reason".into(), record.outcome.into());
     }
     if !record.request_id.is_empty() {
@@ -94,17 +193,22 @@ pub fn emf_line(record: &RequestRecord<'_>, function_name: &str, timestamp_ms: i
         ("secret", record.secret),
         ("key", record.key),
         ("sha256", record.sha256),
+        ("quarantineKey", record.quarantine_key),
+        ("quarantineDropped", record.quarantine_dropped),
     ] {
         if !value.is_empty() {
             line.insert(name.into(), value.into());
         }
+    }
+    if record.secret_refreshed {
+        line.insert("secretRefreshed".into(), true.into());
     }
     line.insert("size".into(), record.size.into());
     for (name, value) in counts {
         line.insert(name.into(), value.into());
     }
     line.insert(
-        "Latency".into(),
+        LATENCY_METRIC.into(),
         json!((record.latency_ms * 1000.0).round() / 1000.0),
     );
     Value::Object(line).to_string()
@@ -158,6 +262,8 @@ mod tests {
             "Duplicates",
             "Spilled",
             "Failed",
+            "Quarantined",
+            "QuarantineDropped",
         ] {
             assert_eq!(line[zero], 0, "{zero}");
         }
@@ -225,5 +331,64 @@ mod tests {
             1,
         ));
         assert_eq!(failed["level"], "ERROR");
+    }
+
+    #[test]
+    fn a_quarantined_delivery_counts_by_reason() {
+        let record = RequestRecord {
+            status: 401,
+            outcome: "invalid_signature",
+            quarantine_key: "quarantine/2026/11/27/1-ab",
+            secret_refreshed: true,
+            ..Default::default()
+        };
+        let line = parse(&emf_line(&record, "f", 1));
+        assert_eq!(
+            (line["Rejected"].as_u64(), line["Quarantined"].as_u64()),
+            (Some(1), Some(1))
+        );
+        assert_eq!(line["QuarantineDropped"], 0);
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][1]["Metrics"],
+            json!([{"Name": "Rejected", "Unit": "Count"}, {"Name": "Quarantined", "Unit": "Count"}])
+        );
+        assert_eq!(line["quarantineKey"], "quarantine/2026/11/27/1-ab");
+        assert_eq!(line["secretRefreshed"], true);
+    }
+
+    #[test]
+    fn an_unreadable_secret_is_quarantined_not_failed() {
+        let record = RequestRecord {
+            status: 503,
+            outcome: "secret_unavailable",
+            quarantine_key: "quarantine/k",
+            ..Default::default()
+        };
+        let line = parse(&emf_line(&record, "f", 1));
+        assert_eq!(
+            (line["Failed"].as_u64(), line["Rejected"].as_u64()),
+            (Some(0), Some(0))
+        );
+        assert_eq!(line["Quarantined"], 1);
+        assert_eq!(line["Reason"], "secret_unavailable");
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][1]["Metrics"],
+            json!([{"Name": "Quarantined", "Unit": "Count"}])
+        );
+        let dropped = RequestRecord {
+            status: 401,
+            outcome: "invalid_signature",
+            quarantine_dropped: "rate_limited",
+            ..Default::default()
+        };
+        let line = parse(&emf_line(&dropped, "f", 1));
+        assert_eq!(
+            (
+                line["Quarantined"].as_u64(),
+                line["QuarantineDropped"].as_u64()
+            ),
+            (Some(0), Some(1))
+        );
+        assert_eq!(line["quarantineDropped"], "rate_limited");
     }
 }

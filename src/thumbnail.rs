@@ -42,7 +42,7 @@ pub fn parse_timestamp_ms(value: &str) -> Option<u64> {
 }
 
 /// A header value fit to be an S3 metadata value or a JSON field: printable ASCII, bounded.
-fn clean_value(value: Option<&str>) -> Option<&str> {
+pub fn clean_value(value: Option<&str>) -> Option<&str> {
     value.filter(|v| {
         !v.is_empty()
             && v.len() <= MAX_METADATA_VALUE_LEN

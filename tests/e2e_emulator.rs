@@ -211,7 +211,18 @@ async fn rotation_and_every_rejection_over_http() {
         answer,
         (413, serde_json::json!({"error": "payload_too_large"}))
     );
-    deployment.fixture.assert_untouched("rejections").await;
+    // Only the delivery signed with an unknown secret is kept, in quarantine, with its headers.
+    let kept = deployment
+        .fixture
+        .assert_only_quarantined("rejections", 1)
+        .await;
+    assert_eq!(kept[0].body, body.as_bytes());
+    assert_eq!(kept[0].metadata["reason"], "invalid_signature");
+    assert_eq!(
+        kept[0].metadata["signature"],
+        sign(OTHER_SECRET, body.as_bytes())
+    );
+    assert_eq!(kept[0].metadata["content-type"], "application/json");
 
     assert_eq!(post_json(&url, &body, PREVIOUS_SECRET).await.0, 200);
     let messages = deployment.fixture.messages().await;

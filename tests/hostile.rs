@@ -545,7 +545,12 @@ async fn every_hostile_request_is_answered_as_documented() {
                     (expected_status, serde_json::json!({ "error": code })),
                     "{name}"
                 );
-                fixture.assert_untouched(&name).await;
+                // A well-formed signature that matches no secret is kept in quarantine (and
+                // never forwarded); every other rejection writes nothing at all.
+                let quarantined = usize::from(code == "invalid_signature");
+                for kept in fixture.take_quarantined(&name, quarantined).await {
+                    assert_quarantine_key_is_safe(&kept.key, &name);
+                }
             }
             Expect::Forwarded => {
                 assert_eq!(status, 200, "{name}: {answer}");
@@ -629,6 +634,25 @@ fn assert_key_is_safe(key: &str, case: &str) {
             "{case}: {key}"
         );
     }
+}
+
+/// `quarantine/{yyyy}/{mm}/{dd}/{receivedMs}-{sha256}`: nothing from the request but its hash.
+fn assert_quarantine_key_is_safe(key: &str, case: &str) {
+    let rest = key
+        .strip_prefix("quarantine/")
+        .unwrap_or_else(|| panic!("{case}: {key} is outside quarantine/"));
+    let segments: Vec<&str> = rest.split('/').collect();
+    assert_eq!(segments.len(), 4, "{case}: {key}");
+    let (received, sha256) = segments[3].split_once('-').expect("receivedMs-sha256");
+    assert!(
+        received.bytes().all(|b| b.is_ascii_digit()),
+        "{case}: {key}"
+    );
+    assert_eq!(sha256.len(), 64, "{case}: {key}");
+    assert!(
+        sha256.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{case}: {key}"
+    );
 }
 
 #[test]

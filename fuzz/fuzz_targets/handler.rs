@@ -1,5 +1,6 @@
 //! The whole handler with in-memory adapters: random method, headers and body. It never
-//! panics, answers only documented statuses, and writes nothing for a rejected request.
+//! panics, answers only documented statuses, and writes nothing for a rejected request but
+//! its quarantine object (a well-formed signature of an unknown secret).
 #![no_main]
 
 use std::sync::{Arc, OnceLock};
@@ -8,6 +9,7 @@ use lambda_http::http::{Method, Request};
 use lambda_http::Body;
 use libfuzzer_sys::fuzz_target;
 use millicast_webhook_relay::memory::{MemoryQueue, MemoryStore};
+use millicast_webhook_relay::secrets::{SecretSet, SecretStore};
 use millicast_webhook_relay::signature::sign;
 use millicast_webhook_relay::thumbnail::is_safe_segment;
 use millicast_webhook_relay::{Config, Relay};
@@ -68,20 +70,30 @@ fuzz_target!(|data: &[u8]| {
     let body = if control & 16 == 0 { Body::Binary(body.to_vec()) } else { Body::Text(String::from_utf8_lossy(body).into_owned()) };
     let Ok(request) = request.body(body) else { return };
 
-    let relay = Relay::new(&config(), MemoryStore::new("fuzz-bucket"), MemoryQueue::default())
+    let secrets = SecretSet::parse_value("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=").expect("secret");
+    let relay = Relay::new(&config(), SecretStore::fixed(&secrets), MemoryStore::new("fuzz-bucket"), MemoryQueue::default())
         .with_log_sink(Arc::new(|_: &str| {}));
     let response = runtime().block_on(relay.handle(request));
     let status = response.status().as_u16();
     assert!([200, 400, 401, 405, 413].contains(&status), "status {status}");
     let (objects, messages) = (relay.store().objects(), relay.queue().messages());
     if status != 200 {
-        assert!(objects.is_empty() && messages.is_empty(), "a rejected request wrote something");
+        // Only a delivery with a well-formed signature that matches no secret is kept, and
+        // only in quarantine; nothing reaches the queue.
+        let kept = objects.iter().filter(|o| o.key.starts_with("quarantine/")).count();
+        assert!(messages.is_empty(), "a rejected request reached the queue");
+        assert_eq!(kept, objects.len(), "a rejected request wrote outside quarantine/");
+        assert!(kept == 0 || status == 401, "quarantined with status {status}");
     }
     for object in objects {
         let key = object.key;
         let safe = if let Some(rest) = key.strip_prefix("thumbnails/") {
             let segments: Vec<&str> = rest.split('/').collect();
             segments.len() == 3 && segments.iter().all(|s| is_safe_segment(s))
+        } else if let Some(rest) = key.strip_prefix("quarantine/") {
+            // yyyy/mm/dd/{receivedMs}-{sha256}
+            let segments: Vec<&str> = rest.split('/').collect();
+            segments.len() == 4 && segments.iter().all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         } else {
             key.starts_with("events/oversize/") || key.starts_with("undelivered/")
         };

@@ -22,7 +22,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use lambda_http::{Body, Request, Response};
+use millicast_webhook_relay::config::SecretConfig;
 use millicast_webhook_relay::s3::S3ObjectStore;
+use millicast_webhook_relay::secrets::SecretStore;
+use millicast_webhook_relay::secretsmanager::secret_store;
 use millicast_webhook_relay::sqs::SqsEventQueue;
 use millicast_webhook_relay::{Config, Relay, aws, samples};
 
@@ -193,7 +196,7 @@ pub struct Fixture {
 pub struct CapturedLog(pub std::sync::Arc<std::sync::Mutex<Vec<String>>>);
 
 impl CapturedLog {
-    pub fn sink(&self) -> millicast_webhook_relay::handler::LogSink {
+    pub fn sink(&self) -> millicast_webhook_relay::metrics::LogSink {
         let lines = self.0.clone();
         std::sync::Arc::new(move |line: &str| lines.lock().unwrap().push(line.to_owned()))
     }
@@ -309,8 +312,26 @@ impl Fixture {
             &config.thumbnail_bucket,
         );
         let queue = SqsEventQueue::new(aws::sqs_client(sqs_sdk), &config.event_queue_url);
+        let SecretConfig::Literal(secrets) = &config.secrets else {
+            panic!(
+                "Fixture::relay takes literal secrets; use relay_with_secrets for Secrets Manager"
+            );
+        };
         // Records go to memory, not to the test output; tests that read them set their own sink.
-        Relay::new(config, store, queue).with_log_sink(CapturedLog::default().sink())
+        Relay::new(config, SecretStore::fixed(secrets), store, queue)
+            .with_log_sink(CapturedLog::default().sink())
+    }
+
+    /// The relay as `main` wires it, secrets included (read from Secrets Manager in moto when
+    /// the config names a secret id).
+    pub async fn relay_with_secrets(&self, config: &Config) -> MotoRelay {
+        let store = S3ObjectStore::new(
+            aws::s3_client(&self.sdk, config.s3_force_path_style),
+            &config.thumbnail_bucket,
+        );
+        let queue = SqsEventQueue::new(aws::sqs_client(&self.sdk), &config.event_queue_url);
+        let secrets = secret_store(&config.secrets, aws::secrets_client(&self.sdk)).await;
+        Relay::new(config, secrets, store, queue).with_log_sink(CapturedLog::default().sink())
     }
 
     pub async fn objects(&self) -> Vec<StoredObject> {
@@ -409,6 +430,37 @@ impl Fixture {
                     .unwrap();
             }
         }
+    }
+
+    /// Asserts that nothing reached SQS and that S3 holds exactly `count` objects, all kept in
+    /// quarantine (a well-formed signature of an unknown secret); returns them.
+    pub async fn assert_only_quarantined(&self, what: &str, count: usize) -> Vec<StoredObject> {
+        let objects = self.objects().await;
+        let keys: Vec<&str> = objects.iter().map(|o| o.key.as_str()).collect();
+        assert!(
+            keys.iter().all(|k| k.starts_with("quarantine/")),
+            "{what}: S3 holds {keys:?}"
+        );
+        assert_eq!(objects.len(), count, "{what}: S3 holds {keys:?}");
+        let messages = self.messages().await;
+        assert!(messages.is_empty(), "{what}: SQS holds {messages:?}");
+        objects
+    }
+
+    /// Asserts that nothing but `count` quarantine objects reached S3 or SQS, then deletes
+    /// them (so that the next case starts clean) and returns them.
+    pub async fn take_quarantined(&self, what: &str, count: usize) -> Vec<StoredObject> {
+        let kept = self.assert_only_quarantined(what, count).await;
+        for object in &kept {
+            self.s3
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(&object.key)
+                .send()
+                .await
+                .unwrap();
+        }
+        kept
     }
 
     /// Asserts that nothing reached S3 or SQS.

@@ -1,0 +1,34 @@
+//! Reading what the operator gives: secrets and files.
+
+use std::io::Read;
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+pub fn decode_secret(secret: &str) -> Result<Vec<u8>, String> {
+    match STANDARD.decode(secret.trim()) {
+        Ok(bytes) if !bytes.is_empty() => Ok(bytes),
+        _ => {
+            Err("the secret is not valid base64 (use it exactly as the dashboard shows it)".into())
+        }
+    }
+}
+
+pub fn read_input(file: Option<&Path>) -> Result<Vec<u8>, String> {
+    match file {
+        None => read_stdin(),
+        Some(path) if path == Path::new("-") => read_stdin(),
+        Some(path) => {
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        }
+    }
+}
+
+fn read_stdin() -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read standard input: {e}"))?;
+    Ok(bytes)
+}

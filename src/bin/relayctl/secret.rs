@@ -1,0 +1,50 @@
+//! `secret set`: the webhook secret copied from the dashboard, into Secrets Manager.
+
+use millicast_webhook_relay::secrets::Secret;
+use millicast_webhook_relay::secretsmanager::{SecretStored, store_new_secret};
+
+use crate::aws_clients::{clients, one_line};
+
+/// Reads the secret from standard input; on a terminal, without echoing it.
+fn read_secret() -> Result<String, String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Webhook secret (input hidden): ")
+            .map_err(|e| format!("cannot read the secret: {e}"))
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        Ok(line)
+    }
+}
+
+pub async fn run_set(secret_id: &str) -> Result<(), String> {
+    let text = read_secret()?;
+    if text.trim().is_empty() {
+        return Err("no secret on standard input (paste the secret the dashboard shows)".into());
+    }
+    let secret = Secret::from_base64(&text).map_err(|problem| format!("the secret {problem}"))?;
+    let clients = clients().await?;
+    match store_new_secret(&clients.secrets, secret_id, secret)
+        .await
+        .map_err(|e| one_line("cannot store the secret", &e))?
+    {
+        SecretStored::Replaced {
+            version_id,
+            previous,
+        } => {
+            println!(
+                "stored a new secret in {secret_id} (version {version_id}){}",
+                if previous {
+                    "; the replaced one is kept as previous"
+                } else {
+                    ""
+                }
+            );
+        }
+        SecretStored::Unchanged => println!("unchanged: {secret_id} already holds this secret"),
+    }
+    Ok(())
+}
