@@ -310,3 +310,158 @@ fn aws_commands_fail_with_one_line_reasons() {
     );
     assert!(bad_url.contains("bad --url"), "{bad_url}");
 }
+
+/// relayctl against moto with `stdin` as its standard input; (success, stdout, stderr).
+fn relayctl_aws_with_input(args: &[&str], stdin: &[u8]) -> (bool, String, String) {
+    let mut child = relayctl_aws(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.success(),
+        stdout(&output),
+        String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+    )
+}
+
+/// The renewed secret of the dashboard test (base64 of "dashboard-renewed-secret").
+const RENEWED: &str = "ZGFzaGJvYXJkLXJlbmV3ZWQtc2VjcmV0";
+
+#[tokio::test]
+async fn secret_set_keeps_the_replaced_secret_and_never_echoes() {
+    let fixture = Fixture::new(false).await;
+    let secret_id = fixture
+        .create_secret(&format!(r#"{{"current":"{SECRET}"}}"#))
+        .await;
+    let stored = || async {
+        let client = millicast_webhook_relay::aws::secrets_client(&fixture.sdk);
+        millicast_webhook_relay::secretsmanager::read_secrets(&client, &secret_id)
+            .await
+            .unwrap()
+    };
+    let input = format!("{RENEWED}\n");
+    let (ok, out, err) =
+        relayctl_aws_with_input(&["secret", "set", "--secret-id", &secret_id], input.as_bytes());
+    assert!(ok, "{err}");
+    assert!(out.contains("kept as previous"), "{out}");
+    assert!(!out.contains(RENEWED) && !err.contains(RENEWED));
+    let set = stored().await;
+    assert_eq!(set.current.to_base64(), RENEWED);
+    assert_eq!(set.previous.map(|p| p.to_base64()), Some(SECRET.to_owned()));
+
+    // The same secret again changes nothing (the previous one is not lost).
+    let (ok, out, _) =
+        relayctl_aws_with_input(&["secret", "set", "--secret-id", &secret_id], input.as_bytes());
+    assert!(ok);
+    assert!(out.starts_with("unchanged"), "{out}");
+    assert_eq!(stored().await.previous.map(|p| p.to_base64()), Some(SECRET.to_owned()));
+
+    for (args, input, expected) in [
+        (vec!["secret", "set", "--secret-id", secret_id.as_str()], "c2VjcmV0LXZhbHVl!\n", "not valid base64"),
+        (vec!["secret", "set", "--secret-id", secret_id.as_str()], "", "no secret on standard input"),
+        (vec!["secret", "set", "--secret-id", "no-such-secret"], "AAAA\n", "no secret no-such-secret"),
+    ] {
+        let (ok, out, err) = relayctl_aws_with_input(&args, input.as_bytes());
+        assert!(!ok, "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(expected), "{err}");
+        assert!(!err.contains("c2VjcmV0LXZhbHVl") && !out.contains("c2VjcmV0LXZhbHVl"));
+    }
+}
+
+/// The dashboard path: the secret is renewed on the platform without touching the relay, the
+/// relay keeps everything signed with the new secret, then `secret set` and `quarantine
+/// replay` recover it all. The relay runs under the emulator, relayctl as a user runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_renewal_then_secret_set_and_replay_loses_nothing() {
+    let secret_fixture = Fixture::new(false).await;
+    let secret_id = secret_fixture
+        .create_secret(&format!(r#"{{"current":"{SECRET}"}}"#))
+        .await;
+    let deployment = Deployment::start(
+        false,
+        &[
+            ("WEBHOOK_SECRET", ""),
+            ("WEBHOOK_SECRET_ID", &secret_id),
+            ("SECRET_REFRESH_SECONDS", "1"),
+        ],
+    )
+    .await;
+    let url = deployment.url();
+    let send = |secret: &str, event: &str| {
+        let output = relayctl(&["send", "--url", &url, "--secret", secret, event], b"");
+        stdout(&output)
+    };
+    let events = ["feeds-started", "media-completed", "thumbnail", "viewer-attempt"];
+    for event in events {
+        assert!(send(SECRET, event).starts_with("200 "), "{event}");
+    }
+    // Renewed in the dashboard: from now on the platform signs with RENEWED. Keep sending.
+    let mut renewed_sent = 0;
+    for _ in 0..3 {
+        for event in events {
+            let answer = send(RENEWED, event);
+            assert_eq!(answer, r#"401 {"error":"invalid_signature"}"#, "{event}");
+            renewed_sent += 1;
+        }
+    }
+    let fixture = &deployment.fixture;
+    let quarantine_args = ["quarantine", "list", "--bucket", &fixture.bucket];
+    let listing = relayctl_aws(&quarantine_args).output().unwrap();
+    assert!(listing.status.success());
+    let table = stdout(&listing);
+    assert_eq!(table.lines().count(), renewed_sent + 1, "{table}");
+    assert!(table.starts_with("RECEIVED"), "{table}");
+    assert!(table.contains("invalid_signature"));
+    assert!(table.contains("feeds/started") && table.contains("thumbnail"), "{table}");
+    assert!(table.contains("ZG6NWV/sample_stream"), "{table}");
+
+    // The operator stores the dashboard's secret, then replays.
+    let (ok, _, err) = relayctl_aws_with_input(
+        &["secret", "set", "--secret-id", &secret_id],
+        format!("{RENEWED}\n").as_bytes(),
+    );
+    assert!(ok, "{err}");
+    let replay = [
+        "quarantine",
+        "replay",
+        "--bucket",
+        &fixture.bucket,
+        "--queue-url",
+        &fixture.queue_url,
+        "--secret-id",
+        &secret_id,
+    ];
+    let mut dry_run = replay.to_vec();
+    dry_run.push("--dry-run");
+    let (ok, out, err) = relayctl_aws_with_input(&dry_run, b"");
+    assert!(ok, "{err}");
+    assert!(out.ends_with(&format!("would replay {renewed_sent}, kept 0")), "{out}");
+    let (ok, out, err) = relayctl_aws_with_input(&replay, b"");
+    assert!(ok, "{err}");
+    assert_eq!(out, format!("replayed {renewed_sent}, kept 0"));
+
+    // Once the relay has re-read the secret, the renewed secret is accepted directly.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(send(RENEWED, "feeds-ended").starts_with("200 "));
+    // Everything arrived: 4 + 12 + 1 deliveries, on the queue (a thumbnail by its
+    // announcement) and the 4 thumbnails in S3.
+    let messages = fixture.messages().await;
+    let feeds = messages.iter().filter(|m| m.body.contains(r#""type":"feeds""#)).count();
+    assert_eq!(messages.len(), 4 + renewed_sent + 1, "{messages:?}");
+    assert_eq!(feeds, 1 + 3 + 1);
+    assert!(fixture.objects_under("quarantine/").await.is_empty());
+    assert_eq!(
+        fixture
+            .objects_under("thumbnails/")
+            .await
+            .iter()
+            .filter(|o| !o.key.ends_with("latest.jpg"))
+            .count(),
+        4
+    );
+}

@@ -23,6 +23,9 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use lambda_http::{Body, Request, Response};
 use millicast_webhook_relay::config::SecretConfig;
+use millicast_webhook_relay::delivery::Delivery;
+use millicast_webhook_relay::replay::{ReplayOptions, Replayed, replay_quarantine};
+use millicast_webhook_relay::signature::SignatureVerifier;
 use millicast_webhook_relay::s3::S3ObjectStore;
 use millicast_webhook_relay::secrets::SecretStore;
 use millicast_webhook_relay::secretsmanager::secret_store;
@@ -322,29 +325,88 @@ impl Fixture {
             .with_log_sink(CapturedLog::default().sink())
     }
 
-    /// The relay as `main` wires it, secrets included (read from Secrets Manager in moto when
-    /// the config names a secret id).
-    pub async fn relay_with_secrets(&self, config: &Config) -> MotoRelay {
+    /// The relay as `main` wires it, secrets included: with a `WEBHOOK_SECRET_ID` config they
+    /// are read (now, and on a mismatch) from Secrets Manager through `secrets_sdk`.
+    pub async fn relay_with_secrets(
+        &self,
+        config: &Config,
+        secrets_sdk: &aws_config::SdkConfig,
+    ) -> MotoRelay {
         let store = S3ObjectStore::new(
             aws::s3_client(&self.sdk, config.s3_force_path_style),
             &config.thumbnail_bucket,
         );
         let queue = SqsEventQueue::new(aws::sqs_client(&self.sdk), &config.event_queue_url);
-        let secrets = secret_store(&config.secrets, aws::secrets_client(&self.sdk)).await;
+        let secrets = secret_store(&config.secrets, aws::secrets_client(secrets_sdk)).await;
         Relay::new(config, secrets, store, queue).with_log_sink(CapturedLog::default().sink())
     }
 
-    pub async fn objects(&self) -> Vec<StoredObject> {
-        let listing = self
-            .s3
-            .list_objects_v2()
-            .bucket(&self.bucket)
+    /// A Secrets Manager secret (in moto) named after this fixture, holding `value`.
+    pub async fn create_secret(&self, value: &str) -> String {
+        let name = format!("{}-webhook-secret", self.bucket);
+        aws::secrets_client(&self.sdk)
+            .create_secret()
+            .name(&name)
+            .secret_string(value)
             .send()
             .await
-            .unwrap();
+            .expect("create secret");
+        name
+    }
+
+    /// Replaces the secret's value, as `relayctl secret set` or the console would.
+    pub async fn put_secret(&self, secret_id: &str, value: &str) {
+        aws::secrets_client(&self.sdk)
+            .put_secret_value()
+            .secret_id(secret_id)
+            .secret_string(value)
+            .send()
+            .await
+            .expect("put secret value");
+    }
+
+    /// The durable paths of the relay for `config`, as `relayctl quarantine replay` builds them.
+    pub fn delivery(&self, config: &Config) -> Delivery<S3ObjectStore, SqsEventQueue> {
+        Delivery::new(
+            config.paths.clone(),
+            S3ObjectStore::new(aws::s3_client(&self.sdk, true), &config.thumbnail_bucket),
+            SqsEventQueue::new(aws::sqs_client(&self.sdk), &config.event_queue_url),
+        )
+        .with_log_sink(CapturedLog::default().sink())
+    }
+
+    /// Runs the library's quarantine replay with `verifiers`; (replayed, kept with reasons).
+    pub async fn replay(
+        &self,
+        config: &Config,
+        verifiers: &[SignatureVerifier],
+        options: ReplayOptions,
+    ) -> (usize, Vec<(String, String)>) {
+        let delivery = self.delivery(config);
+        let (mut replayed, mut kept) = (0, Vec::new());
+        replay_quarantine(&self.s3, &self.bucket, verifiers, &delivery, options, |key, outcome| {
+            match outcome {
+                Replayed::Delivered(_) | Replayed::WouldDeliver(_) => replayed += 1,
+                Replayed::Kept(reason) => kept.push((key.to_owned(), reason.clone())),
+            }
+        })
+        .await
+        .expect("list the quarantine");
+        (replayed, kept)
+    }
+
+    /// Objects under `prefix`.
+    pub async fn objects_under(&self, prefix: &str) -> Vec<StoredObject> {
+        self.objects()
+            .await
+            .into_iter()
+            .filter(|o| o.key.starts_with(prefix))
+            .collect()
+    }
+
+    pub async fn objects(&self) -> Vec<StoredObject> {
         let mut objects = Vec::new();
-        for entry in listing.contents() {
-            let key = entry.key().unwrap().to_owned();
+        for key in self.keys().await {
             let object = self
                 .s3
                 .get_object()
@@ -364,6 +426,21 @@ impl Fixture {
             });
         }
         objects
+    }
+
+    /// Every key in the bucket (all pages).
+    pub async fn keys(&self) -> Vec<String> {
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .into_paginator()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            keys.extend(page.unwrap().contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        }
+        keys
     }
 
     pub async fn object(&self, key: &str) -> StoredObject {
