@@ -17,7 +17,7 @@ FUZZ_SECONDS ?= 60
 # The three tiers (unit, integration against moto, end-to-end under cargo-lambda's emulator),
 # with the operator CLI (`cli` feature) built and tested too.
 test: venv lint template fuzz-check
-	$(VENV)/bin/python -m unittest scripts/test_local_platform.py
+	$(VENV)/bin/python -m unittest scripts/test_local_platform.py scripts/test_moto_iam.py
 	cargo test --features cli --all-targets
 	cargo test --features cli --doc
 

@@ -9,12 +9,18 @@ Fails unless:
   and only its ARN reaches the function: no secret value in its environment;
 - the bucket blocks all public access, enforces bucket ownership and only denies in its policy;
 - the function URL is public only through the two permissions SAM generates for AuthType NONE;
+- the operator policy (for relayctl) stays scoped: Secrets Manager only on the stack's secret,
+  CloudFormation only on the stack, S3 only on the stack's bucket, SQS only on its queues, and
+  "*" only for the CloudWatch reads that cannot be scoped (moto cannot check these scopes:
+  tests/iam_enforced.rs widens them for its run);
+- the RelaySettings output, which relayctl replays with, says what the function is configured with;
 - no reserved-concurrency cap is set (a throttled delivery is a lost event).
 
 `--self-test` mutates the template in ways the check must catch and fails if one passes.
 """
 
 import copy
+import json
 import logging
 import os
 import sys
@@ -73,6 +79,38 @@ def check_statement(statement, problems):
             problems.append(f"action {action} is not allowed for the relay")
 
 
+STACK_ARN = {"Fn::Sub": "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${AWS::StackName}/*"}
+UNSCOPABLE = {"cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"}
+
+
+def check_operator_policy(policy):
+    problems = []
+    if policy.get("Type") != "AWS::IAM::ManagedPolicy":
+        return ["OperatorPolicy must be the managed policy relayctl's operators attach"]
+    for statement in as_list(policy["Properties"]["PolicyDocument"]["Statement"]):
+        if statement.get("Effect") != "Allow" or "NotAction" in statement or "NotResource" in statement:
+            problems.append(f"operator statement {statement.get('Sid')}: only plain Allow statements")
+            continue
+        resources = as_list(statement.get("Resource"))
+        for action in as_list(statement.get("Action")):
+            service = action.split(":")[0]
+            for resource in resources:
+                sub = resource.get("Fn::Sub") if isinstance(resource, dict) else None
+                ok = {
+                    "secretsmanager": resource == {"Ref": "WebhookSecret"},
+                    "cloudformation": resource == STACK_ARN,
+                    "s3": resource in ({"Fn::GetAtt": "Bucket.Arn"}, {"Fn::GetAtt": ["Bucket", "Arn"]})
+                    or (isinstance(sub, str) and sub.startswith("${Bucket.Arn}/") and len(sub) > len("${Bucket.Arn}/*")),
+                    "sqs": resource
+                    in [{"Fn::GetAtt": f"{q}.Arn"} for q in ("EventQueue", "DeadLetterQueue")]
+                    + [{"Fn::GetAtt": [q, "Arn"]} for q in ("EventQueue", "DeadLetterQueue")],
+                    "cloudwatch": action in UNSCOPABLE and resource == "*",
+                }.get(service, False)
+                if not ok:
+                    problems.append(f"operator statement {statement.get('Sid')}: {action} on {resource} is too wide")
+    return problems
+
+
 def check(template):
     problems = []
     resources = template.get("Resources", {})
@@ -100,6 +138,17 @@ def check(template):
             problems.append(f"environment variable {name}: no secret value may reach the function's environment")
     if variables.get("WEBHOOK_SECRET_ID") != {"Ref": "WebhookSecret"}:
         problems.append("WEBHOOK_SECRET_ID must be the stack's webhook secret (Ref WebhookSecret)")
+
+    problems.extend(check_operator_policy(resources.get("OperatorPolicy", {})))
+    settings = template.get("Outputs", {}).get("RelaySettings", {}).get("Value", {})
+    text = settings.get("Fn::Sub") if isinstance(settings, dict) else None
+    if not isinstance(text, str):
+        problems.append("the RelaySettings output must be a Fn::Sub JSON of the function's settings")
+    else:
+        for name, value in json.loads(text).items():
+            parameter = value[2:-1] if value.startswith("${") and value.endswith("}") else None
+            if variables.get(name) != {"Ref": parameter}:
+                problems.append(f"RelaySettings {name}={value} differs from the function's environment")
 
     bucket = resources.get("Bucket", {}).get("Properties", {})
     block = bucket.get("PublicAccessBlockConfiguration", {})
@@ -159,6 +208,10 @@ def self_test(template):
         return t["Resources"][FUNCTION]["Properties"]["Environment"]["Variables"]
 
     secret = lambda t: t["Resources"]["WebhookSecret"]["Properties"]  # noqa: E731
+
+    def operator(t, sid):
+        statements = t["Resources"]["OperatorPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        return next(s for s in statements if s["Sid"] == sid)
     mutations = {
         "extra action": lambda t: statement(t, "WriteThumbnails").update(Action=["s3:PutObject", "s3:GetObject"]),
         "whole bucket": lambda t: statement(t, "WriteQuarantine").update(Resource={"Fn::Sub": "${Bucket.Arn}/*"}),
@@ -171,6 +224,16 @@ def self_test(template):
         "literal secret value": lambda t: secret(t).update(SecretString='{"current":"AAAA"}'),
         "secret in the environment": lambda t: function_env(t).update(WEBHOOK_SECRET="AAAA"),
         "previous secret in the environment": lambda t: function_env(t).update(WEBHOOK_SECRET_PREVIOUS="AAAA"),
+        "operator on any secret": lambda t: operator(t, "ReadAndSetWebhookSecret").update(Resource="*"),
+        "operator on any stack": lambda t: operator(t, "ReadStackOutputs").update(Resource="*"),
+        "operator deletes thumbnails": lambda t: operator(t, "DrainQuarantineAndSpills").update(
+            Resource={"Fn::Sub": "${Bucket.Arn}/*"}
+        ),
+        "operator on any queue": lambda t: operator(t, "UseEventQueue").update(Resource="*"),
+        "operator writes alarms": lambda t: operator(t, "ReadMetricsAndAlarms").update(
+            Action=["cloudwatch:GetMetricData", "cloudwatch:PutMetricAlarm"]
+        ),
+        "settings output drifts": lambda t: function_env(t).update(THUMBNAIL_LATEST="false"),
         "policy template": lambda t: t["Resources"][FUNCTION]["Properties"]["Policies"].append(
             {"S3CrudPolicy": {"BucketName": {"Ref": "Bucket"}}}
         ),

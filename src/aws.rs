@@ -75,3 +75,24 @@ pub fn secrets_client(sdk_config: &SdkConfig) -> aws_sdk_secretsmanager::Client 
         .build();
     aws_sdk_secretsmanager::Client::from_conf(config)
 }
+
+/// The clients relayctl and its library operations use (S3, SQS, Secrets Manager).
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+}
+
+impl Clients {
+    /// From an SDK config; S3 path-style when an endpoint override is configured (local S3).
+    pub fn new(sdk_config: &SdkConfig) -> Self {
+        let path_style =
+            crate::config::Config::endpoint_overridden(|name| std::env::var(name).ok());
+        Self {
+            s3: s3_client(sdk_config, path_style),
+            sqs: sqs_client(sdk_config),
+            secrets: secrets_client(sdk_config),
+        }
+    }
+}

@@ -344,8 +344,10 @@ async fn secret_set_keeps_the_replaced_secret_and_never_echoes() {
             .unwrap()
     };
     let input = format!("{RENEWED}\n");
-    let (ok, out, err) =
-        relayctl_aws_with_input(&["secret", "set", "--secret-id", &secret_id], input.as_bytes());
+    let (ok, out, err) = relayctl_aws_with_input(
+        &["secret", "set", "--secret-id", &secret_id],
+        input.as_bytes(),
+    );
     assert!(ok, "{err}");
     assert!(out.contains("kept as previous"), "{out}");
     assert!(!out.contains(RENEWED) && !err.contains(RENEWED));
@@ -354,16 +356,33 @@ async fn secret_set_keeps_the_replaced_secret_and_never_echoes() {
     assert_eq!(set.previous.map(|p| p.to_base64()), Some(SECRET.to_owned()));
 
     // The same secret again changes nothing (the previous one is not lost).
-    let (ok, out, _) =
-        relayctl_aws_with_input(&["secret", "set", "--secret-id", &secret_id], input.as_bytes());
+    let (ok, out, _) = relayctl_aws_with_input(
+        &["secret", "set", "--secret-id", &secret_id],
+        input.as_bytes(),
+    );
     assert!(ok);
     assert!(out.starts_with("unchanged"), "{out}");
-    assert_eq!(stored().await.previous.map(|p| p.to_base64()), Some(SECRET.to_owned()));
+    assert_eq!(
+        stored().await.previous.map(|p| p.to_base64()),
+        Some(SECRET.to_owned())
+    );
 
     for (args, input, expected) in [
-        (vec!["secret", "set", "--secret-id", secret_id.as_str()], "c2VjcmV0LXZhbHVl!\n", "not valid base64"),
-        (vec!["secret", "set", "--secret-id", secret_id.as_str()], "", "no secret on standard input"),
-        (vec!["secret", "set", "--secret-id", "no-such-secret"], "AAAA\n", "no secret no-such-secret"),
+        (
+            vec!["secret", "set", "--secret-id", secret_id.as_str()],
+            "c2VjcmV0LXZhbHVl!\n",
+            "not valid base64",
+        ),
+        (
+            vec!["secret", "set", "--secret-id", secret_id.as_str()],
+            "",
+            "no secret on standard input",
+        ),
+        (
+            vec!["secret", "set", "--secret-id", "no-such-secret"],
+            "AAAA\n",
+            "no secret no-such-secret",
+        ),
     ] {
         let (ok, out, err) = relayctl_aws_with_input(&args, input.as_bytes());
         assert!(!ok, "{args:?}");
@@ -396,7 +415,12 @@ async fn dashboard_renewal_then_secret_set_and_replay_loses_nothing() {
         let output = relayctl(&["send", "--url", &url, "--secret", secret, event], b"");
         stdout(&output)
     };
-    let events = ["feeds-started", "media-completed", "thumbnail", "viewer-attempt"];
+    let events = [
+        "feeds-started",
+        "media-completed",
+        "thumbnail",
+        "viewer-attempt",
+    ];
     for event in events {
         assert!(send(SECRET, event).starts_with("200 "), "{event}");
     }
@@ -417,7 +441,10 @@ async fn dashboard_renewal_then_secret_set_and_replay_loses_nothing() {
     assert_eq!(table.lines().count(), renewed_sent + 1, "{table}");
     assert!(table.starts_with("RECEIVED"), "{table}");
     assert!(table.contains("invalid_signature"));
-    assert!(table.contains("feeds/started") && table.contains("thumbnail"), "{table}");
+    assert!(
+        table.contains("feeds/started") && table.contains("thumbnail"),
+        "{table}"
+    );
     assert!(table.contains("ZG6NWV/sample_stream"), "{table}");
 
     // The operator stores the dashboard's secret, then replays.
@@ -440,7 +467,10 @@ async fn dashboard_renewal_then_secret_set_and_replay_loses_nothing() {
     dry_run.push("--dry-run");
     let (ok, out, err) = relayctl_aws_with_input(&dry_run, b"");
     assert!(ok, "{err}");
-    assert!(out.ends_with(&format!("would replay {renewed_sent}, kept 0")), "{out}");
+    assert!(
+        out.ends_with(&format!("would replay {renewed_sent}, kept 0")),
+        "{out}"
+    );
     let (ok, out, err) = relayctl_aws_with_input(&replay, b"");
     assert!(ok, "{err}");
     assert_eq!(out, format!("replayed {renewed_sent}, kept 0"));
@@ -451,7 +481,10 @@ async fn dashboard_renewal_then_secret_set_and_replay_loses_nothing() {
     // Everything arrived: 4 + 12 + 1 deliveries, on the queue (a thumbnail by its
     // announcement) and the 4 thumbnails in S3.
     let messages = fixture.messages().await;
-    let feeds = messages.iter().filter(|m| m.body.contains(r#""type":"feeds""#)).count();
+    let feeds = messages
+        .iter()
+        .filter(|m| m.body.contains(r#""type":"feeds""#))
+        .count();
     assert_eq!(messages.len(), 4 + renewed_sent + 1, "{messages:?}");
     assert_eq!(feeds, 1 + 3 + 1);
     assert!(fixture.objects_under("quarantine/").await.is_empty());

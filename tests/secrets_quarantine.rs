@@ -83,7 +83,11 @@ async fn assert_all_arrived(fixture: &Fixture, sent: &[Sent]) -> usize {
     sent.len()
 }
 
-fn secrets_manager_config(fixture: &Fixture, secret_id: &str, extra: &[(&'static str, &str)]) -> Config {
+fn secrets_manager_config(
+    fixture: &Fixture,
+    secret_id: &str,
+    extra: &[(&'static str, &str)],
+) -> Config {
     let mut overrides = vec![
         ("WEBHOOK_SECRET", ""),
         ("WEBHOOK_SECRET_ID", secret_id),
@@ -108,7 +112,7 @@ async fn a_renewal_loses_nothing() {
     let relay = fixture.relay_with_secrets(&config, &fixture.sdk).await;
     let mut sent = Vec::new();
     let (mut accepted, mut quarantined) = (0, 0);
-    let mut handle = async |n: usize, secret: &str, sent: &mut Vec<Sent>| {
+    let handle = async |n: usize, secret: &str, sent: &mut Vec<Sent>| {
         let (request, delivery) = delivery(n, secret);
         sent.push(delivery);
         status_and_body(&relay.handle(request).await).0
@@ -147,9 +151,16 @@ async fn a_renewal_loses_nothing() {
         n += 1;
         tokio::time::sleep(Duration::from_millis(40)).await;
     }
-    assert_eq!(handle(n, SECRET, &mut sent).await, 200, "previous still accepted");
+    assert_eq!(
+        handle(n, SECRET, &mut sent).await,
+        200,
+        "previous still accepted"
+    );
     accepted += 1;
-    assert!(quarantined >= 20, "new-secret deliveries before the re-read are kept");
+    assert!(
+        quarantined >= 20,
+        "new-secret deliveries before the re-read are kept"
+    );
     let kept = fixture.objects_under("quarantine/").await;
     assert_eq!(kept.len(), quarantined);
 
@@ -196,9 +207,16 @@ async fn secrets_manager_unreachable_at_init_quarantines_then_recovers() {
     }
     let kept = fixture.objects_under("quarantine/").await;
     assert_eq!(kept.len(), 8);
-    assert!(kept.iter().all(|o| o.metadata["reason"] == "secret_unavailable"));
+    assert!(
+        kept.iter()
+            .all(|o| o.metadata["reason"] == "secret_unavailable")
+    );
     let records = log.records();
-    assert!(records.iter().all(|r| r["Quarantined"] == 1 && r["Failed"] == 0));
+    assert!(
+        records
+            .iter()
+            .all(|r| r["Quarantined"] == 1 && r["Failed"] == 0)
+    );
 
     // Secrets Manager is back: after the refresh interval the next delivery re-reads it.
     proxy.set(Mode::Up);
@@ -307,7 +325,12 @@ async fn the_caps_hold_under_a_flood() {
     assert!(kept.iter().all(|o| o.body.len() <= 2000), "the size cap");
     assert!(fixture.messages().await.is_empty());
     let records = log.records();
-    let sum = |name: &str| records.iter().map(|r| r[name].as_u64().unwrap()).sum::<u64>();
+    let sum = |name: &str| {
+        records
+            .iter()
+            .map(|r| r[name].as_u64().unwrap())
+            .sum::<u64>()
+    };
     assert_eq!((sum("Quarantined"), sum("QuarantineDropped")), (5, 55));
     let too_large = records
         .iter()

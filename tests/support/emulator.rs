@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Fixture, free_port, moto, project_dir};
+use super::{Fixture, free_port, project_dir};
 
 fn wait_for_port(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -47,9 +47,13 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    /// Starts the relay with the fixture's settings plus `env` (which may override them).
+    /// Starts the relay with a new fixture's settings plus `env` (which may override them).
     pub async fn start(fifo: bool, env: &[(&str, &str)]) -> Self {
-        let fixture = Fixture::new(fifo).await;
+        Self::start_at(Fixture::new(fifo).await, env).await
+    }
+
+    /// Starts the relay for `fixture` (its moto, bucket and queue) plus `env`.
+    pub async fn start_at(fixture: Fixture, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let emulator = Owned(
             Command::new(cargo_lambda())
@@ -85,7 +89,7 @@ impl Deployment {
             .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
             .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-            .env("AWS_ENDPOINT_URL", &moto().endpoint)
+            .env("AWS_ENDPOINT_URL", &fixture.endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")

@@ -6,6 +6,7 @@
 
 pub mod emulator;
 pub mod faults;
+pub mod iam;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -25,10 +26,10 @@ use lambda_http::{Body, Request, Response};
 use millicast_webhook_relay::config::SecretConfig;
 use millicast_webhook_relay::delivery::Delivery;
 use millicast_webhook_relay::replay::{ReplayOptions, Replayed, replay_quarantine};
-use millicast_webhook_relay::signature::SignatureVerifier;
 use millicast_webhook_relay::s3::S3ObjectStore;
 use millicast_webhook_relay::secrets::SecretStore;
 use millicast_webhook_relay::secretsmanager::secret_store;
+use millicast_webhook_relay::signature::SignatureVerifier;
 use millicast_webhook_relay::sqs::SqsEventQueue;
 use millicast_webhook_relay::{Config, Relay, aws, samples};
 
@@ -192,6 +193,8 @@ pub struct Fixture {
     pub bucket: String,
     pub queue_url: String,
     pub sdk: aws_config::SdkConfig,
+    /// The moto server the bucket and queue live in.
+    pub endpoint: String,
 }
 
 /// Collects the relay's log records in memory (`Relay::with_log_sink`).
@@ -281,6 +284,24 @@ impl Fixture {
             bucket: name,
             queue_url,
             sdk,
+            endpoint: moto().endpoint.clone(),
+        }
+    }
+
+    /// A bucket and a queue that already exist at `endpoint`, read back through `sdk`.
+    pub fn existing(
+        sdk: aws_config::SdkConfig,
+        endpoint: &str,
+        bucket: &str,
+        queue_url: &str,
+    ) -> Self {
+        Self {
+            s3: aws::s3_client(&sdk, true),
+            sqs: aws::sqs_client(&sdk),
+            bucket: bucket.to_owned(),
+            queue_url: queue_url.to_owned(),
+            sdk,
+            endpoint: endpoint.to_owned(),
         }
     }
 
@@ -290,7 +311,7 @@ impl Fixture {
             ("WEBHOOK_SECRET", SECRET.to_owned()),
             ("THUMBNAIL_BUCKET", self.bucket.clone()),
             ("EVENT_QUEUE_URL", self.queue_url.clone()),
-            ("AWS_ENDPOINT_URL", moto().endpoint.clone()),
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
         ]);
         for (name, value) in overrides {
             vars.insert(name, (*value).to_owned());
@@ -384,12 +405,17 @@ impl Fixture {
     ) -> (usize, Vec<(String, String)>) {
         let delivery = self.delivery(config);
         let (mut replayed, mut kept) = (0, Vec::new());
-        replay_quarantine(&self.s3, &self.bucket, verifiers, &delivery, options, |key, outcome| {
-            match outcome {
+        replay_quarantine(
+            &self.s3,
+            &self.bucket,
+            verifiers,
+            &delivery,
+            options,
+            |key, outcome| match outcome {
                 Replayed::Delivered(_) | Replayed::WouldDeliver(_) => replayed += 1,
                 Replayed::Kept(reason) => kept.push((key.to_owned(), reason.clone())),
-            }
-        })
+            },
+        )
         .await
         .expect("list the quarantine");
         (replayed, kept)
@@ -438,7 +464,12 @@ impl Fixture {
             .send();
         let mut keys = Vec::new();
         while let Some(page) = pages.next().await {
-            keys.extend(page.unwrap().contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+            keys.extend(
+                page.unwrap()
+                    .contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
         }
         keys
     }

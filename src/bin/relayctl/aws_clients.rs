@@ -1,26 +1,21 @@
 //! AWS clients from the environment, as the relay builds them, and one-line error messages.
 
-use millicast_webhook_relay::{aws, config};
+use aws_config::SdkConfig;
+use millicast_webhook_relay::aws;
+pub use millicast_webhook_relay::aws::Clients;
 
-/// The SDK clients relayctl uses.
-pub struct Clients {
-    pub s3: aws_sdk_s3::Client,
-    pub sqs: aws_sdk_sqs::Client,
-    pub secrets: aws_sdk_secretsmanager::Client,
-}
-
-/// SDK clients from the environment (credentials, region, `AWS_ENDPOINT_URL`…).
-pub async fn clients() -> Result<Clients, String> {
+/// The SDK configuration from the environment (credentials, region, `AWS_ENDPOINT_URL`…).
+pub async fn sdk_config() -> Result<SdkConfig, String> {
     let sdk = aws::load_sdk_config().await;
     if sdk.region().is_none() {
         return Err("no AWS region: set AWS_REGION (or configure a profile)".into());
     }
-    let path_style = config::Config::endpoint_overridden(|name| std::env::var(name).ok());
-    Ok(Clients {
-        s3: aws::s3_client(&sdk, path_style),
-        sqs: aws::sqs_client(&sdk),
-        secrets: aws::secrets_client(&sdk),
-    })
+    Ok(sdk)
+}
+
+/// The S3, SQS and Secrets Manager clients, from the environment.
+pub async fn clients() -> Result<Clients, String> {
+    Ok(Clients::new(&sdk_config().await?))
 }
 
 /// A one-line message for an SDK failure.

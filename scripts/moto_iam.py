@@ -1,0 +1,602 @@
+"""A moto server with IAM enforced, holding users whose policies are the template's own.
+
+Usage (from the repository root):
+  .venv/bin/python scripts/moto_iam.py [--template template.yaml] [--stack-name relay-iam]
+      [--param Name=Value ...] [--secret-value TEXT]
+
+What it does:
+1. Reads the template, runs the SAM transform offline (as scripts/check_template.py does) and
+   takes the statements of the generated role WebhookRelayFunctionRole (its inline Policies; the
+   AWSLambdaBasicExecutionRole managed policy is CloudWatch Logs only and left out) and the
+   PolicyDocument of the OperatorPolicy managed policy. Every intrinsic in them is resolved
+   against the resources created below; anything it cannot resolve stops it (exit 2).
+2. Plans every setup request before moto is imported, so that INITIAL_NO_AUTH_ACTION_COUNT is
+   exactly their number N: moto lets the first N requests through unauthenticated and authorizes
+   every later one against the caller's IAM policy, resource ARNs included.
+3. Creates, in moto: bucket <stack>-bucket, queues <stack>-events and <stack>-events-dlq
+   (".fifo" names when the FifoQueue parameter is "true"), secret <stack>-webhook-secret and
+   IAM users with an inline policy and an access key each:
+     admin                    Allow * on *
+     relay                    the function role's statements
+     relay-without-<Sid>      the same minus one statement, for every Sid
+     operator                 the OperatorPolicy document
+     operator-without-<Sid>   the same minus one statement, for every Sid
+4. Proves enforcement is on (relay: ListBuckets denied, PutObject <ThumbnailPrefix>probe allowed).
+5. Prints one JSON line on stdout, then serves on 127.0.0.1 until stdin reaches EOF or
+   SIGTERM/SIGINT. Diagnostics go to stderr. Exit 2 on any setup problem.
+
+Adaptations for moto (moto 5.2.5), listed in the JSON output:
+- "widened": moto authorizes only S3 and SQS (and IAM/STS) requests against a resource ARN; every
+  other service (Secrets Manager, CloudFormation, ...) is checked against resource "*", so a
+  statement scoped to an ARN is always denied there. Statements with such actions and a resource
+  other than "*" get Resource "*" here; scripts/check_template.py checks their scoping statically.
+  A statement mixing such actions with S3/SQS actions is refused (it cannot be widened without
+  widening the S3/SQS part too): split it in the template.
+- "aliased": moto names the IAM action after the SigV4 signing name of the request, not the IAM
+  service prefix: CloudWatch is signed as "monitoring", so moto checks "monitoring:GetMetricData"
+  where AWS checks "cloudwatch:GetMetricData". Each such action is granted under both names.
+- A policy document without "Version" (SAM generates the role's that way) gets "2012-10-17":
+  moto refuses any other (AWS defaults to 2008-10-17, which only differs for policy variables).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import os
+import re
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTION = "WebhookRelayFunction"
+FUNCTION_ROLE = f"{FUNCTION}Role"
+OPERATOR_POLICY = "OperatorPolicy"
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+PARTITION = "aws"
+DEFAULT_SECRET = '{"current":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}'
+DUMMY_KEY = "moto-iam-setup"  # the N unauthenticated setup requests are signed with this
+# Services whose requests moto authorizes against a real resource ARN (S3 bucket/object ARNs,
+# SQS queue ARNs via SQSResponse._determine_resource, IAM/STS). Every other service is
+# authorized against "*", i.e. by action only.
+RESOURCE_AUTHORIZED = {"s3", "sqs", "iam", "sts"}
+POLICY_NAME = "template-policy"
+
+os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+logging.getLogger("samtranslator.metrics").setLevel(logging.ERROR)
+
+
+class SetupError(Exception):
+    """A problem that stops the rig (exit 2)."""
+
+
+def log(message: str) -> None:
+    print(f"moto_iam: {message}", file=sys.stderr, flush=True)
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+# --------------------------------------------------------------------------------------------
+# The template: SAM transform and the two policies.
+
+
+class ManagedPolicies:
+    def load(self) -> dict:
+        return {"AWSLambdaBasicExecutionRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
+
+
+def with_s3_code(template: dict) -> dict:
+    # The translator wants S3 code locations; `sam build` provides them at deploy time.
+    template = copy.deepcopy(template)
+    for resource in template.get("Resources", {}).values():
+        if isinstance(resource, dict) and resource.get("Type") == "AWS::Serverless::Function":
+            resource.setdefault("Properties", {})["CodeUri"] = "s3://bucket/code.zip"
+    return template
+
+
+def read_template(path: Path) -> tuple[dict, list[dict], dict]:
+    """(template, the function role's statements, the operator policy document), unresolved."""
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    try:
+        template = yaml_parse(path.read_text())
+    except OSError as e:
+        raise SetupError(f"cannot read the template: {e}")
+    try:
+        transformed = transform(with_s3_code(template), {}, ManagedPolicies())
+    except Exception as e:  # samtranslator raises InvalidDocumentException & co.
+        raise SetupError(f"the SAM transform of {path} failed: {e}")
+    resources = transformed.get("Resources", {})
+    role = resources.get(FUNCTION_ROLE)
+    if not role or role.get("Type") != "AWS::IAM::Role":
+        raise SetupError(f"the SAM transform generated no role {FUNCTION_ROLE} (does {FUNCTION} set Role?)")
+    statements = []
+    for policy in role.get("Properties", {}).get("Policies", []):
+        statements.extend(copy.deepcopy(as_list(policy["PolicyDocument"].get("Statement", []))))
+    if not statements:
+        raise SetupError(f"{FUNCTION_ROLE} has no inline policy statements")
+    operator = resources.get(OPERATOR_POLICY)
+    if not operator or operator.get("Type") != "AWS::IAM::ManagedPolicy":
+        raise SetupError(f"the template has no AWS::IAM::ManagedPolicy {OPERATOR_POLICY}")
+    document = copy.deepcopy(operator["Properties"]["PolicyDocument"])
+    return template, statements, document
+
+
+def check_sids(label: str, statements: list[dict]) -> list[str]:
+    sids = []
+    for statement in statements:
+        sid = statement.get("Sid") if isinstance(statement, dict) else None
+        if not isinstance(sid, str) or not re.fullmatch(r"[A-Za-z0-9]+", sid):
+            raise SetupError(
+                f"{label}: every statement needs an alphanumeric Sid (its {label}-without-<Sid> user "
+                f"proves it is needed): {statement}"
+            )
+        if sid in sids:
+            raise SetupError(f"{label}: duplicate Sid {sid}")
+        sids.append(sid)
+    return sids
+
+
+# --------------------------------------------------------------------------------------------
+# Intrinsics.
+
+
+@dataclass
+class Context:
+    """What references resolve to. Resource attributes are filled in as setup runs."""
+
+    parameters: dict[str, str]
+    stack_name: str
+    resources: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> {"Ref": .., "Arn": ..}
+
+    def ref(self, name: str) -> str:
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": PARTITION,
+            "AWS::StackName": self.stack_name,
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.resources and "Ref" in self.resources[name]:
+            return self.resources[name]["Ref"]
+        raise SetupError(f"cannot resolve Ref {name}: not a parameter, a supported pseudo parameter or a resource this rig creates ({', '.join(sorted(self.resources))})")
+
+    def get_att(self, name: str, attribute: str) -> str:
+        value = self.resources.get(name, {}).get(attribute)
+        if value is None:
+            known = ", ".join(f"{r}.{a}" for r, attrs in sorted(self.resources.items()) for a in attrs if a != "Ref")
+            raise SetupError(f"cannot resolve Fn::GetAtt {name}.{attribute} (this rig knows {known})")
+        return value
+
+
+SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+
+def resolve(value: Any, ctx: Context) -> Any:
+    if isinstance(value, list):
+        return [resolve(v, ctx) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        (key, arg), = value.items()
+        if key == "Ref":
+            if not isinstance(arg, str):
+                raise SetupError(f"cannot resolve {value}")
+            return ctx.ref(arg)
+        if key == "Fn::GetAtt":
+            parts = arg.split(".", 1) if isinstance(arg, str) else arg
+            if not (isinstance(parts, list) and len(parts) == 2 and all(isinstance(p, str) for p in parts)):
+                raise SetupError(f"cannot resolve {value}")
+            return ctx.get_att(parts[0], parts[1])
+        if key == "Fn::Sub":
+            return resolve_sub(arg, ctx)
+        if key == "Fn::Join":
+            if not (isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str)):
+                raise SetupError(f"cannot resolve {value}")
+            items = resolve(arg[1], ctx)
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise SetupError(f"cannot resolve {value}")
+            return arg[0].join(items)
+        if key.startswith("Fn::") or key == "Condition":
+            raise SetupError(f"cannot resolve the intrinsic {key}: {value}")
+    return {k: resolve(v, ctx) for k, v in value.items()}
+
+
+def resolve_sub(arg: Any, ctx: Context) -> str:
+    if isinstance(arg, str):
+        text, variables = arg, {}
+    elif isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str) and isinstance(arg[1], dict):
+        text, variables = arg[0], {k: resolve(v, ctx) for k, v in arg[1].items()}
+    else:
+        raise SetupError(f"cannot resolve Fn::Sub {arg!r}")
+
+    def replace(match: re.Match) -> str:
+        name = match.group(1).strip()
+        if name.startswith("!"):
+            return "${" + name[1:] + "}"
+        if name in variables:
+            return str(variables[name])
+        if "." in name and not name.startswith("AWS::"):
+            resource, attribute = name.split(".", 1)
+            return ctx.get_att(resource, attribute)
+        return ctx.ref(name)
+
+    return SUB_VARIABLE.sub(replace, text)
+
+
+# --------------------------------------------------------------------------------------------
+# Adaptations for moto.
+
+
+def service_of(action: str) -> str:
+    if action == "*" or ":" not in action:
+        return "*"
+    service = action.split(":", 1)[0].lower()
+    return "*" if any(c in service for c in "*?") else service
+
+
+def signing_names() -> Callable[[str], str | None]:
+    import botocore.session
+
+    session = botocore.session.get_session()
+    available = set(session.get_available_services())
+    cache: dict[str, str | None] = {}
+
+    def lookup(service: str) -> str | None:
+        if service not in cache:
+            cache[service] = None
+            if service in available:
+                model = session.get_service_model(service)
+                cache[service] = model.signing_name or model.endpoint_prefix
+        return cache[service]
+
+    return lookup
+
+
+def adapt(label: str, statement: dict, widened: list[str], aliased: dict[str, list[str]], signing) -> dict:
+    """The statement as moto must see it to grant what AWS grants (see the module docstring)."""
+    statement = copy.deepcopy(statement)
+    sid = statement["Sid"]
+    if "NotAction" in statement:
+        raise SetupError(f"{label} {sid}: NotAction is not supported by this rig")
+    actions = [a for a in as_list(statement.get("Action", [])) if isinstance(a, str)]
+    if len(actions) != len(as_list(statement.get("Action", []))) or not actions:
+        raise SetupError(f"{label} {sid}: Action must be a string or a list of strings")
+    services = {service_of(a) for a in actions}
+
+    extra = []
+    for action in actions:
+        service = service_of(action)
+        name = signing(service) if service != "*" else None
+        if name and name.lower() != service:
+            alias = f"{name}:{action.split(':', 1)[1]}"
+            if alias not in actions and alias not in extra:
+                extra.append(alias)
+    if extra:
+        statement["Action"] = actions + extra
+        aliased[sid] = extra
+
+    action_only = services - RESOURCE_AUTHORIZED
+    resources = statement.get("Resource")
+    if action_only and (resources is None or as_list(resources) != ["*"]):
+        if "NotResource" in statement:
+            raise SetupError(f"{label} {sid}: NotResource with {sorted(action_only)} actions is not supported")
+        if "*" in services or services & RESOURCE_AUTHORIZED:
+            raise SetupError(
+                f"{label} {sid}: mixes actions moto authorizes by action only ({sorted(action_only)}) with "
+                f"resource-scoped ones ({sorted(services & RESOURCE_AUTHORIZED)}); widening it would widen "
+                f"those too. Split the statement in the template."
+            )
+        statement["Resource"] = "*"
+        widened.append(sid)
+    return statement
+
+
+def document(statements: list[dict], version: str | None) -> dict:
+    return {"Version": version or "2012-10-17", "Statement": statements}
+
+
+# --------------------------------------------------------------------------------------------
+# The plan: every setup request, listed before moto is imported.
+
+
+@dataclass
+class Op:
+    client: str
+    method: str
+    kwargs: Callable[[], dict]  # called right before the request (values from earlier results)
+    done: Callable[[dict], None] = lambda result: None
+
+
+@dataclass
+class User:
+    name: str
+    statements: list[dict] | None  # None: Allow * on *
+    version: str | None = None
+    key: dict = field(default_factory=dict)
+    policy: dict | None = None
+
+
+def parse_params(template: dict, given: list[str]) -> dict[str, str]:
+    declared = template.get("Parameters", {}) or {}
+    values = {}
+    for name, spec in declared.items():
+        if isinstance(spec, dict) and "Default" in spec:
+            default = spec["Default"]
+            values[name] = ("true" if default else "false") if isinstance(default, bool) else str(default)
+    for item in given:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SetupError(f"--param {item!r}: expected Name=Value")
+        if name not in declared:
+            raise SetupError(f"--param {name}: the template has no such parameter")
+        values[name] = value
+    return values
+
+
+def plan(args: argparse.Namespace) -> tuple[list[Op], dict]:
+    template, function_statements, operator_document = read_template(Path(args.template))
+    function_sids = check_sids("relay", function_statements)
+    operator_sids = check_sids("operator", as_list(operator_document.get("Statement", [])))
+    parameters = parse_params(template, args.param)
+    stack = args.stack_name
+    ctx = Context(parameters=parameters, stack_name=stack)
+
+    fifo = parameters.get("FifoQueue") == "true"
+    suffix = ".fifo" if fifo else ""
+    names = {
+        "bucket": f"{stack}-bucket",
+        "queue": f"{stack}-events{suffix}",
+        "dlq": f"{stack}-events-dlq{suffix}",
+        "secret": f"{stack}-webhook-secret",
+    }
+    if "ThumbnailPrefix" not in parameters:
+        raise SetupError("the template has no ThumbnailPrefix parameter (needed for the enforcement probe)")
+
+    # Dry run: every statement resolves against placeholders before anything starts, so an
+    # unresolvable reference stops the rig here, and the adaptations are known up front.
+    placeholders = {
+        "Bucket": {"Ref": names["bucket"], "Arn": f"arn:{PARTITION}:s3:::{names['bucket']}"},
+        "EventQueue": {"Ref": "queue-url", "Arn": "queue-arn", "QueueName": names["queue"], "QueueUrl": "queue-url"},
+        "DeadLetterQueue": {"Ref": "dlq-url", "Arn": "dlq-arn", "QueueName": names["dlq"], "QueueUrl": "dlq-url"},
+        "WebhookSecret": {"Ref": "secret-arn", "Id": "secret-arn"},
+    }
+    ctx.resources = copy.deepcopy(placeholders)
+    signing = signing_names()
+    widened: list[str] = []
+    aliased: dict[str, list[str]] = {}
+
+    def prepare(label: str, statements: list[dict]) -> list[dict]:
+        out = []
+        for statement in statements:
+            try:
+                resolve(statement, ctx)
+            except SetupError as e:
+                raise SetupError(f"{label} statement {statement.get('Sid')}: {e}")
+            out.append(adapt(label, statement, widened, aliased, signing))
+        return out
+
+    relay = prepare("relay", function_statements)
+    operator = prepare("operator", as_list(operator_document["Statement"]))
+    operator_version = operator_document.get("Version")
+
+    users = [User("admin", None), User("relay", relay)]
+    users += [User(f"relay-without-{sid}", [s for s in relay if s["Sid"] != sid]) for sid in function_sids]
+    users.append(User("operator", operator, operator_version))
+    users += [
+        User(f"operator-without-{sid}", [s for s in operator if s["Sid"] != sid], operator_version)
+        for sid in operator_sids
+    ]
+
+    state: dict = {"names": names, "ctx": ctx, "users": users, "parameters": parameters,
+                   "widened": widened, "aliased": aliased}
+    queue_attributes = {"FifoQueue": "true"} if fifo else {}
+
+    def queue_ops(key: str, logical: str) -> list[Op]:
+        def created(result: dict) -> None:
+            state[f"{key}Url"] = result["QueueUrl"]
+
+        def arn(result: dict) -> None:
+            state[f"{key}Arn"] = result["Attributes"]["QueueArn"]
+            ctx.resources[logical] = {
+                "Ref": state[f"{key}Url"], "QueueUrl": state[f"{key}Url"],
+                "Arn": state[f"{key}Arn"], "QueueName": names[key],
+            }
+
+        return [
+            Op("sqs", "create_queue", lambda: {"QueueName": names[key], "Attributes": queue_attributes}, created),
+            Op("sqs", "get_queue_attributes",
+               lambda: {"QueueUrl": state[f"{key}Url"], "AttributeNames": ["QueueArn"]}, arn),
+        ]
+
+    def secret_created(result: dict) -> None:
+        state["secretArn"] = result["ARN"]
+        ctx.resources["WebhookSecret"] = {"Ref": result["ARN"], "Id": result["ARN"]}
+
+    ops = [Op("s3", "create_bucket", lambda: {"Bucket": names["bucket"]})]
+    ops += queue_ops("dlq", "DeadLetterQueue")
+    ops += queue_ops("queue", "EventQueue")
+    ops.append(Op("secretsmanager", "create_secret",
+                  lambda: {"Name": names["secret"], "SecretString": args.secret_value}, secret_created))
+
+    for user in users:
+        ops.append(Op("iam", "create_user", lambda user=user: {"UserName": user.name}))
+
+        def policy_kwargs(user: User = user) -> dict:
+            if user.statements is None:
+                user.policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+            else:
+                user.policy = document(resolve(user.statements, ctx), user.version)
+            return {"UserName": user.name, "PolicyName": POLICY_NAME, "PolicyDocument": json.dumps(user.policy)}
+
+        if user.statements is None or user.statements:
+            ops.append(Op("iam", "put_user_policy", policy_kwargs))
+        # (a user left without any statement has no policy: moto refuses an empty one)
+
+        def key_created(result: dict, user: User = user) -> None:
+            user.key = {"accessKeyId": result["AccessKey"]["AccessKeyId"],
+                        "secretAccessKey": result["AccessKey"]["SecretAccessKey"]}
+
+        ops.append(Op("iam", "create_access_key", lambda user=user: {"UserName": user.name}, key_created))
+    return ops, state
+
+
+# --------------------------------------------------------------------------------------------
+# Running it.
+
+
+class Stop(Exception):
+    pass
+
+
+def on_signal(signum, frame):  # noqa: ARG001
+    raise Stop()
+
+
+def client(service: str, endpoint: str, key_id: str, secret: str):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        # One HTTP request per call: a retry would be an uncounted request.
+        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+
+
+def run_setup(ops: list[Op], endpoint: str) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    clients: dict[str, Any] = {}
+    for index, op in enumerate(ops, 1):
+        if op.client not in clients:
+            clients[op.client] = client(op.client, endpoint, DUMMY_KEY, DUMMY_KEY)
+        try:
+            kwargs = op.kwargs()
+            result = getattr(clients[op.client], op.method)(**kwargs)
+        except (ClientError, BotoCoreError) as e:
+            raise SetupError(f"setup request {index}/{len(ops)} {op.client}.{op.method} failed: {e}")
+        op.done(result)
+
+
+def prove_enforcement(state: dict, endpoint: str) -> None:
+    from botocore.exceptions import ClientError
+
+    relay = next(u for u in state["users"] if u.name == "relay")
+    s3 = client("s3", endpoint, relay.key["accessKeyId"], relay.key["secretAccessKey"])
+    # First the denied call: had N been one too many, this request would go through unauthenticated.
+    try:
+        s3.list_buckets()
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "AccessDenied":
+            raise SetupError(f"probe: relay ListBuckets failed with {e}, expected AccessDenied")
+    else:
+        raise SetupError("probe: relay ListBuckets succeeded: IAM is not enforced (INITIAL_NO_AUTH_ACTION_COUNT wrong?)")
+    key = f"{state['parameters']['ThumbnailPrefix']}probe"
+    try:
+        s3.put_object(Bucket=state["names"]["bucket"], Key=key, Body=b"probe")
+    except ClientError as e:
+        raise SetupError(f"probe: relay PutObject {key} was refused ({e}): its policy is not in force")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--template", default=str(ROOT / "template.yaml"))
+    parser.add_argument("--stack-name", default="relay-iam")
+    parser.add_argument("--param", action="append", default=[], metavar="Name=Value")
+    parser.add_argument("--secret-value", default=DEFAULT_SECRET)
+    args = parser.parse_args(argv)
+
+    # Only the JSON line may reach stdout: everything else (moto, werkzeug, samtranslator) goes
+    # to stderr.
+    stdout = sys.stdout
+    sys.stdout = sys.stderr
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    server = None
+    try:
+        ops, state = plan(args)
+        n = len(ops)
+        os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = str(n)
+        if "moto" in sys.modules:
+            raise SetupError("moto was imported before INITIAL_NO_AUTH_ACTION_COUNT was set")
+        from moto import settings
+        from moto.core.authorization import ActionAuthenticatorMixin
+        from moto.server import ThreadedMotoServer
+
+        if settings.INITIAL_NO_AUTH_ACTION_COUNT != n:
+            raise SetupError(f"moto read INITIAL_NO_AUTH_ACTION_COUNT={settings.INITIAL_NO_AUTH_ACTION_COUNT}, expected {n}")
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
+        log(f"moto on {endpoint}; {n} unauthenticated setup requests planned")
+
+        run_setup(ops, endpoint)
+        # Every planned request must have been one moto counted: if one was not (a handler that
+        # skips authorization), the first "authorized" request would still pass unauthenticated.
+        if ActionAuthenticatorMixin.request_count != n:
+            raise SetupError(f"moto counted {ActionAuthenticatorMixin.request_count} unauthenticated requests, planned {n}")
+        prove_enforcement(state, endpoint)
+
+        names = state["names"]
+        output = {
+            "endpoint": endpoint,
+            "region": REGION,
+            "accountId": ACCOUNT_ID,
+            "stackName": args.stack_name,
+            "bucket": names["bucket"],
+            "queueUrl": state["queueUrl"],
+            "queueArn": state["queueArn"],
+            "dlqUrl": state["dlqUrl"],
+            "dlqArn": state["dlqArn"],
+            "secretArn": state["secretArn"],
+            "secretName": names["secret"],
+            "unauthenticatedRequests": n,
+            "widened": state["widened"],
+            "aliased": state["aliased"],
+            "parameters": state["parameters"],
+            "users": {
+                u.name: {"accessKeyId": u.key["accessKeyId"], "secretAccessKey": u.key["secretAccessKey"], "policy": u.policy}
+                for u in state["users"]
+            },
+        }
+        stdout.write(json.dumps(output) + "\n")
+        stdout.flush()
+        log(f"ready: {len(state['users'])} users, widened {state['widened']}, aliased {state['aliased']}")
+        while sys.stdin.buffer.read1(65536):  # until EOF
+            pass
+        log("stdin closed: stopping")
+        return 0
+    except SetupError as e:
+        log(f"error: {e}")
+        return 2
+    except (Stop, KeyboardInterrupt):
+        log("signal: stopping")
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if server is not None:
+            server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,546 @@
+"""Tests of scripts/moto_iam.py, the moto server with IAM enforced and the template's policies.
+
+Run from the repository root:  .venv/bin/python -m unittest scripts/test_moto_iam.py -v
+Standard library + boto3 from the venv. The rig is started exactly as a test would (subprocess,
+JSON read from the first stdout line, stopped by closing its stdin or by SIGTERM, killed by PID in
+cleanup); every check uses boto3 clients with the keys of the users it printed.
+
+moto 5.2.5 behaviour these tests rely on (each also asserted below, so a moto upgrade that
+changes it shows up here):
+- Denials by IAM come back as HTTP 403 with code AccessDenied. For the JSON-protocol services
+  (SQS, Secrets Manager, CloudWatch) moto writes that error as a query-protocol XML body, which
+  botocore cannot parse: the ClientError's code is then "403" and the XML (with
+  <Code>AccessDenied</Code>) is its message. `assertDenied` accepts both forms, nothing else.
+- Secrets Manager and CloudFormation requests are authorized by action only (against resource
+  "*"): an ARN-scoped statement is denied, so the rig widens those statements ("widened").
+- moto names the action after the SigV4 signing name: CloudWatch requests are checked as
+  "monitoring:<Action>", so the rig grants cloudwatch:* actions under both names ("aliased").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "moto_iam.py"
+TEMPLATE = ROOT / "template.yaml"
+DEFAULT_SECRET = '{"current":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}'
+# werkzeug's request log line on stderr, possibly coloured: "GET / HTTP/1.1" 403 -
+REQUEST_LINE = re.compile(r'"(?:\x1b\[[0-9;]*m)*(GET|PUT|POST|DELETE|HEAD) (\S+) HTTP/1\.1(?:\x1b\[[0-9;]*m)*" (\d{3}) ')
+
+
+class Rig:
+    """One run of scripts/moto_iam.py."""
+
+    def __init__(self, *args: str, timeout: float = 30.0):
+        self.stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(SCRIPT), *args],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+        )
+        self.info = None
+        line = self._read_line(timeout)
+        if line:
+            self.info = json.loads(line)
+
+    def _read_line(self, timeout: float) -> bytes:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.proc.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout):
+                self.kill()
+                raise AssertionError(f"moto_iam.py printed nothing in {timeout} s:\n{self.log()}")
+        return self.proc.stdout.readline()
+
+    def log(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")
+
+    def requests(self) -> list[tuple[str, str, int]]:
+        """(method, path, status) of every request moto logged, in order."""
+        return [(m, p, int(s)) for m, p, s in REQUEST_LINE.findall(self.log())]
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream and not stream.closed:
+                stream.close()
+        self.stderr.close()
+
+    def client(self, service: str, user: str | None = None, key: tuple[str, str] | None = None):
+        if key is None:
+            creds = self.info["users"][user]
+            key = (creds["accessKeyId"], creds["secretAccessKey"])
+        return boto3.client(
+            service,
+            endpoint_url=self.info["endpoint"],
+            region_name=self.info["region"],
+            aws_access_key_id=key[0],
+            aws_secret_access_key=key[1],
+            config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
+        )
+
+
+def template_sids() -> tuple[list[str], list[str]]:
+    """Sids of the function's Policies and of OperatorPolicy, read from the YAML text itself
+    (independently of the rig's SAM transform): the Sid lines between `Policies:` and the next
+    resource, and between `OperatorPolicy:` and the next resource."""
+    text = TEMPLATE.read_text()
+
+    def sids_in(start: str, after: str) -> list[str]:
+        block = text[text.index(start, text.index(after)):]
+        end = re.search(r"\n  [A-Za-z0-9]+:\n", block[1:])
+        block = block[: end.start() + 1] if end else block
+        return re.findall(r"-\s+Sid:\s*([A-Za-z0-9]+)", block)
+
+    return sids_in("\n      Policies:", "\n  WebhookRelayFunction:"), sids_in("\n  OperatorPolicy:", "\nResources:")
+
+
+class IamAssertions(unittest.TestCase):
+    rig: Rig
+
+    def assertAllowed(self, call, *args, **kwargs):
+        try:
+            return call(*args, **kwargs)
+        except ClientError as e:
+            self.fail(f"{call.__name__} {kwargs or args} was refused: {e}")
+
+    def assertDenied(self, call, *args, **kwargs):
+        with self.assertRaises(ClientError, msg=f"{call.__name__} {kwargs or args} was allowed") as caught:
+            call(*args, **kwargs)
+        error = caught.exception.response["Error"]
+        status = caught.exception.response["ResponseMetadata"]["HTTPStatusCode"]
+        self.assertEqual(status, 403, caught.exception)
+        # See the module docstring: JSON-protocol services get moto's XML error body.
+        self.assertTrue(
+            error.get("Code") == "AccessDenied"
+            or (error.get("Code") == "403" and "<Code>AccessDenied</Code>" in error.get("Message", "")),
+            f"not an IAM denial: {caught.exception}",
+        )
+        return caught.exception
+
+    def put(self, user: str, key: str, **kwargs):
+        return self.rig.client("s3", user).put_object(Bucket=self.rig.info["bucket"], Key=key, Body=b"x", **kwargs)
+
+
+class DefaultTemplate(IamAssertions):
+    """The repository's template.yaml with its defaults."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.rig = Rig()
+        cls.addClassCleanup(cls.rig.kill)
+        if cls.rig.info is None:
+            raise AssertionError(f"moto_iam.py exited {cls.rig.proc.wait(10)}:\n{cls.rig.log()}")
+        info = cls.rig.info
+        # Before any test traffic: what moto logged up to now is the setup plus the two probes.
+        n = info["unauthenticatedRequests"]
+        deadline = time.monotonic() + 5
+        while len(cls.rig.requests()) < n + 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cls.startup_requests = cls.rig.requests()
+        # A few objects and messages the operator works on, written with admin.
+        s3 = cls.rig.client("s3", "admin")
+        prefix = info["parameters"]["ThumbnailPrefix"]
+        for key in ("quarantine/op-get", "quarantine/op-delete", "undelivered/op-get", "undelivered/op-delete",
+                    f"{prefix}op-keep"):
+            s3.put_object(Bucket=info["bucket"], Key=key, Body=b"operator")
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.rig.stop()
+        if rc != 0:
+            raise AssertionError(f"moto_iam.py exited {rc} after stdin closed:\n{cls.rig.log()}")
+
+    # ---- shape of the output
+
+    def test_output_shape(self):
+        info = self.rig.info
+        for key in ("endpoint", "region", "accountId", "stackName", "bucket", "queueUrl", "queueArn", "dlqUrl",
+                    "dlqArn", "secretArn", "secretName", "unauthenticatedRequests", "widened", "users"):
+            self.assertIn(key, info)
+        self.assertRegex(info["endpoint"], r"^http://127\.0\.0\.1:\d+$")
+        self.assertEqual((info["region"], info["accountId"], info["stackName"]), ("us-east-1", "123456789012", "relay-iam"))
+        self.assertEqual(info["bucket"], "relay-iam-bucket")
+        self.assertEqual(info["queueArn"], "arn:aws:sqs:us-east-1:123456789012:relay-iam-events")
+        self.assertEqual(info["dlqArn"], "arn:aws:sqs:us-east-1:123456789012:relay-iam-events-dlq")
+        self.assertTrue(info["queueUrl"].endswith("/relay-iam-events"))
+        self.assertTrue(info["dlqUrl"].endswith("/relay-iam-events-dlq"))
+        self.assertEqual(info["secretName"], "relay-iam-webhook-secret")
+        self.assertRegex(info["secretArn"], r"^arn:aws:secretsmanager:us-east-1:123456789012:secret:relay-iam-webhook-secret-")
+        for user in info["users"].values():
+            self.assertEqual(set(user), {"accessKeyId", "secretAccessKey", "policy"})
+
+    def test_relay_policy_is_the_template_statements_resolved(self):
+        info = self.rig.info
+        policy = info["users"]["relay"]["policy"]
+        function_sids, _ = template_sids()
+        self.assertEqual([s["Sid"] for s in policy["Statement"]], function_sids)
+        prefix = info["parameters"]["ThumbnailPrefix"]
+        by_sid = {s["Sid"]: s for s in policy["Statement"]}
+        self.assertEqual(by_sid["WriteThumbnails"]["Resource"], f"arn:aws:s3:::{info['bucket']}/{prefix}*")
+        self.assertEqual(by_sid["SendEvents"]["Resource"], info["queueArn"])
+        self.assertEqual(by_sid["ReadWebhookSecret"]["Resource"], "*")  # widened, see below
+        self.assertNotIn("Fn::", json.dumps(info["users"]))
+        self.assertNotIn('"Ref"', json.dumps(info["users"]))
+
+    def test_widened_are_exactly_the_action_only_statements(self):
+        # Statements with secretsmanager: or cloudformation: actions (moto authorizes those by
+        # action only) and nothing else.
+        info = self.rig.info
+        expected = []
+        for user in ("relay", "operator"):
+            for statement in info["users"][user]["policy"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                if any(a.split(":")[0] in ("secretsmanager", "cloudformation") for a in actions):
+                    expected.append(statement["Sid"])
+                    self.assertEqual(statement["Resource"], "*")
+        self.assertEqual(sorted(info["widened"]), sorted(expected))
+        self.assertIn("ReadWebhookSecret", info["widened"])
+        self.assertIn("ReadAndSetWebhookSecret", info["widened"])
+        # Every other statement keeps its ARN scoping.
+        for user in ("relay", "operator"):
+            for statement in info["users"][user]["policy"]["Statement"]:
+                if statement["Sid"] not in info["widened"] and statement["Sid"] != "ReadMetricsAndAlarms":
+                    for resource in statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]:
+                        self.assertTrue(resource.startswith("arn:aws:"), statement)
+
+    # ---- unauthenticated setup requests
+
+    def test_unauthenticated_requests_are_the_setup_calls(self):
+        info = self.rig.info
+        n = info["unauthenticatedRequests"]
+        # By the documented setup: CreateBucket, CreateQueue + GetQueueAttributes for each of
+        # the two queues, CreateSecret, then CreateUser + PutUserPolicy + CreateAccessKey per user.
+        self.assertEqual(n, 1 + 2 * 2 + 1 + 3 * len(info["users"]))
+        # By what moto logged: the first n requests are the setup (all succeeded), the next
+        # two are the rig's probes: relay's ListBuckets (403: authorized, denied) and its
+        # PutObject of <ThumbnailPrefix>probe (200).
+        requests = self.startup_requests
+        self.assertEqual(len(requests), n + 2, requests)
+        self.assertTrue(all(status == 200 for _, _, status in requests[:n]), requests[:n])
+        self.assertEqual(requests[0][:2], ("PUT", f"/{info['bucket']}"))
+        prefix = info["parameters"]["ThumbnailPrefix"]
+        self.assertCountEqual(requests[n:], [("GET", "/", 403), ("PUT", f"/{info['bucket']}/{prefix}probe", 200)])
+
+    # ---- relay
+
+    def test_relay_writes_its_four_prefixes(self):
+        prefix = self.rig.info["parameters"]["ThumbnailPrefix"]
+        for key_prefix in (prefix, "undelivered/", "events/oversize/", "quarantine/"):
+            with self.subTest(prefix=key_prefix):
+                self.assertAllowed(self.put, "relay", f"{key_prefix}{uuid.uuid4()}")
+                self.assertAllowed(self.put, "relay", f"{key_prefix}{uuid.uuid4()}", IfNoneMatch="*")
+
+    def test_relay_cannot_read_list_or_write_elsewhere(self):
+        info = self.rig.info
+        s3 = self.rig.client("s3", "relay")
+        prefix = info["parameters"]["ThumbnailPrefix"]
+        self.assertDenied(self.put, "relay", f"other/{uuid.uuid4()}")
+        self.assertDenied(self.put, "relay", f"events/{uuid.uuid4()}")
+        self.assertDenied(s3.get_object, Bucket=info["bucket"], Key=f"{prefix}probe")
+        self.assertDenied(s3.list_objects_v2, Bucket=info["bucket"])
+        self.assertDenied(s3.list_buckets)
+        self.assertDenied(s3.delete_object, Bucket=info["bucket"], Key=f"{prefix}probe")
+
+    def test_relay_sends_to_the_queue_only(self):
+        info = self.rig.info
+        sqs = self.rig.client("sqs", "relay")
+        self.assertAllowed(sqs.send_message, QueueUrl=info["queueUrl"], MessageBody='{"relay":1}')
+        self.assertDenied(sqs.send_message, QueueUrl=info["dlqUrl"], MessageBody="x")
+        self.assertDenied(sqs.receive_message, QueueUrl=info["queueUrl"])
+        self.assertDenied(sqs.get_queue_attributes, QueueUrl=info["queueUrl"], AttributeNames=["All"])
+
+    def test_relay_reads_the_secret_but_cannot_set_it(self):
+        info = self.rig.info
+        sm = self.rig.client("secretsmanager", "relay")
+        value = self.assertAllowed(sm.get_secret_value, SecretId=info["secretArn"])
+        self.assertEqual(value["SecretString"], DEFAULT_SECRET)
+        self.assertDenied(sm.put_secret_value, SecretId=info["secretArn"], SecretString=DEFAULT_SECRET)
+
+    def test_relay_without_each_statement(self):
+        info = self.rig.info
+        prefix = info["parameters"]["ThumbnailPrefix"]
+        self.assertDenied(self.put, "relay-without-WriteQuarantine", f"quarantine/{uuid.uuid4()}")
+        self.assertAllowed(self.put, "relay-without-WriteQuarantine", f"{prefix}{uuid.uuid4()}")
+        self.assertDenied(self.put, "relay-without-WriteThumbnails", f"{prefix}{uuid.uuid4()}")
+        self.assertDenied(self.put, "relay-without-WriteSpilledEvents", f"undelivered/{uuid.uuid4()}")
+        self.assertDenied(self.put, "relay-without-WriteClaimChecks", f"events/oversize/{uuid.uuid4()}")
+        self.assertDenied(self.rig.client("sqs", "relay-without-SendEvents").send_message,
+                          QueueUrl=info["queueUrl"], MessageBody="x")
+        self.assertAllowed(self.rig.client("sqs", "relay-without-WriteQuarantine").send_message,
+                           QueueUrl=info["queueUrl"], MessageBody='{"relay":2}')
+        self.assertDenied(self.rig.client("secretsmanager", "relay-without-ReadWebhookSecret").get_secret_value,
+                          SecretId=info["secretArn"])
+
+    # ---- operator
+
+    def test_operator_bucket(self):
+        info = self.rig.info
+        s3 = self.rig.client("s3", "operator")
+        bucket = info["bucket"]
+        prefix = info["parameters"]["ThumbnailPrefix"]
+        listed = self.assertAllowed(s3.list_objects_v2, Bucket=bucket, Prefix="quarantine/")
+        self.assertIn("quarantine/op-get", [o["Key"] for o in listed.get("Contents", [])])
+        for drained in ("quarantine/", "undelivered/"):
+            with self.subTest(prefix=drained):
+                self.assertEqual(self.assertAllowed(s3.get_object, Bucket=bucket, Key=f"{drained}op-get")["Body"].read(),
+                                 b"operator")
+                self.assertAllowed(s3.delete_object, Bucket=bucket, Key=f"{drained}op-delete")
+        self.assertAllowed(s3.get_object, Bucket=bucket, Key=f"{prefix}op-keep")  # FindTestThumbnails
+        self.assertDenied(s3.delete_object, Bucket=bucket, Key=f"{prefix}op-keep")
+        self.assertDenied(s3.get_object, Bucket=bucket, Key="events/oversize/op-none")
+        self.assertAllowed(self.put, "operator", f"undelivered/{uuid.uuid4()}")  # ReplayLikeTheRelay
+        self.assertDenied(self.put, "operator", f"quarantine/{uuid.uuid4()}")
+        self.assertDenied(self.rig.client("s3", "operator-without-ListBucket").list_objects_v2, Bucket=bucket)
+        self.assertDenied(self.rig.client("s3", "operator-without-DrainQuarantineAndSpills").get_object,
+                          Bucket=bucket, Key="quarantine/op-get")
+
+    def test_operator_secret(self):
+        info = self.rig.info
+        sm = self.rig.client("secretsmanager", "operator")
+        self.assertAllowed(sm.get_secret_value, SecretId=info["secretArn"])
+        # The same value again, so the relay's expectations hold in any test order.
+        self.assertAllowed(sm.put_secret_value, SecretId=info["secretArn"], SecretString=DEFAULT_SECRET)
+        self.assertDenied(self.rig.client("secretsmanager", "operator-without-ReadAndSetWebhookSecret").get_secret_value,
+                          SecretId=info["secretArn"])
+
+    def test_operator_queues(self):
+        info = self.rig.info
+        sqs = self.rig.client("sqs", "operator")
+        self.assertAllowed(sqs.send_message, QueueUrl=info["queueUrl"], MessageBody='{"operator":1}')
+        received = []
+        deadline = time.monotonic() + 5
+        while not received and time.monotonic() < deadline:
+            received = self.assertAllowed(sqs.receive_message, QueueUrl=info["queueUrl"],
+                                          MaxNumberOfMessages=10).get("Messages", [])
+        self.assertTrue(received)
+        self.assertAllowed(sqs.delete_message, QueueUrl=info["queueUrl"], ReceiptHandle=received[0]["ReceiptHandle"])
+        self.assertAllowed(sqs.get_queue_attributes, QueueUrl=info["queueUrl"], AttributeNames=["All"])
+        self.assertAllowed(sqs.get_queue_attributes, QueueUrl=info["dlqUrl"], AttributeNames=["All"])
+        self.assertDenied(sqs.receive_message, QueueUrl=info["dlqUrl"])
+        self.assertDenied(sqs.send_message, QueueUrl=info["dlqUrl"], MessageBody="x")
+        self.assertDenied(self.rig.client("sqs", "operator-without-ReadDeadLetterDepth").get_queue_attributes,
+                          QueueUrl=info["dlqUrl"], AttributeNames=["All"])
+        self.assertDenied(self.rig.client("sqs", "operator-without-UseEventQueue").receive_message,
+                          QueueUrl=info["queueUrl"])
+
+    def test_operator_stack_and_metrics(self):
+        # ReadStackOutputs (widened) and ReadMetricsAndAlarms (aliased) are in force: the
+        # operator gets past IAM (a missing stack is a ValidationError, not a denial), the
+        # operator without the statement does not.
+        cf = self.rig.client("cloudformation", "operator")
+        with self.assertRaises(ClientError) as caught:
+            cf.describe_stacks(StackName=self.rig.info["stackName"])
+        self.assertEqual(caught.exception.response["Error"]["Code"], "ValidationError")
+        self.assertDenied(self.rig.client("cloudformation", "operator-without-ReadStackOutputs").describe_stacks,
+                          StackName=self.rig.info["stackName"])
+        cw = self.rig.client("cloudwatch", "operator")
+        self.assertAllowed(cw.describe_alarms)
+        self.assertAllowed(cw.get_metric_data, StartTime=0, EndTime=60, MetricDataQueries=[{
+            "Id": "m", "MetricStat": {"Metric": {"Namespace": "MillicastWebhookRelay", "MetricName": "Spilled"},
+                                      "Period": 60, "Stat": "Sum"}}])
+        self.assertDenied(self.rig.client("cloudwatch", "operator-without-ReadMetricsAndAlarms").describe_alarms)
+        self.assertDenied(self.rig.client("cloudwatch", "relay").describe_alarms)
+
+    # ---- admin, unknown keys, coverage
+
+    def test_admin_can_do_everything(self):
+        info = self.rig.info
+        s3 = self.rig.client("s3", "admin")
+        self.assertIn(info["bucket"], [b["Name"] for b in s3.list_buckets()["Buckets"]])
+        prefix = info["parameters"]["ThumbnailPrefix"]
+        self.assertEqual(s3.get_object(Bucket=info["bucket"], Key=f"{prefix}probe")["Body"].read(), b"probe")
+        s3.put_object(Bucket=info["bucket"], Key="anywhere/x", Body=b"x")
+        s3.delete_object(Bucket=info["bucket"], Key="anywhere/x")
+        sqs = self.rig.client("sqs", "admin")
+        sqs.send_message(QueueUrl=info["dlqUrl"], MessageBody="x")
+        self.assertTrue(sqs.receive_message(QueueUrl=info["dlqUrl"], WaitTimeSeconds=1).get("Messages"))
+        self.rig.client("secretsmanager", "admin").get_secret_value(SecretId=info["secretArn"])
+        users = self.rig.client("iam", "admin").list_users()["Users"]
+        self.assertEqual({u["UserName"] for u in users}, set(info["users"]))
+
+    def test_unknown_access_keys_are_rejected(self):
+        key = ("AKIAUNKNOWNUNKNOWN00", "not-a-secret")
+        info = self.rig.info
+        calls = [
+            ("InvalidAccessKeyId", lambda: self.rig.client("s3", key=key).list_buckets()),
+            ("InvalidClientTokenId", lambda: self.rig.client("sqs", key=key).receive_message(QueueUrl=info["queueUrl"])),
+            ("InvalidClientTokenId", lambda: self.rig.client("secretsmanager", key=key).get_secret_value(
+                SecretId=info["secretArn"])),
+        ]
+        for code, call in calls:
+            with self.subTest(code=code), self.assertRaises(ClientError) as caught:
+                call()
+            error = caught.exception.response["Error"]
+            # JSON-protocol services: moto's XML error body again (see the module docstring).
+            self.assertTrue(error.get("Code") == code or f"<Code>{code}</Code>" in error.get("Message", ""),
+                            caught.exception)
+        # A known key with a wrong secret: the signature does not match.
+        wrong = (info["users"]["admin"]["accessKeyId"], "wrong-secret")
+        with self.assertRaises(ClientError) as caught:
+            self.rig.client("s3", key=wrong).list_buckets()
+        self.assertEqual(caught.exception.response["Error"]["Code"], "SignatureDoesNotMatch")
+
+    def test_every_sid_has_a_without_user(self):
+        users = self.rig.info["users"]
+        function_sids, operator_sids = template_sids()
+        self.assertTrue(function_sids and operator_sids)
+        expected = {"admin", "relay", "operator"}
+        for base, sids in (("relay", function_sids), ("operator", operator_sids)):
+            full = users[base]["policy"]["Statement"]
+            self.assertEqual([s["Sid"] for s in full], sids)
+            for sid in sids:
+                name = f"{base}-without-{sid}"
+                expected.add(name)
+                self.assertIn(name, users)
+                self.assertEqual(users[name]["policy"]["Statement"], [s for s in full if s["Sid"] != sid])
+        self.assertEqual(set(users), expected)
+
+    # ---- moto's own behaviour, the reason for "widened" and "aliased"
+
+    def test_moto_authorizes_secrets_and_stacks_by_action_only(self):
+        info = self.rig.info
+        stack_arn = f"arn:aws:cloudformation:us-east-1:123456789012:stack/{info['stackName']}/*"
+        scoped = self._user_with({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": info["secretArn"]},
+            {"Effect": "Allow", "Action": "cloudformation:DescribeStacks", "Resource": stack_arn},
+        ]})
+        self.assertDenied(self.rig.client("secretsmanager", key=scoped).get_secret_value, SecretId=info["secretArn"])
+        self.assertDenied(self.rig.client("cloudformation", key=scoped).describe_stacks, StackName=info["stackName"])
+
+    def test_moto_checks_cloudwatch_as_monitoring(self):
+        plain = self._user_with({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["cloudwatch:DescribeAlarms"], "Resource": "*"}]})
+        error = self.assertDenied(self.rig.client("cloudwatch", key=plain).describe_alarms)
+        self.assertIn("monitoring:DescribeAlarms", str(error))
+        self.assertEqual(self.rig.info["aliased"].get("ReadMetricsAndAlarms"),
+                         ["monitoring:GetMetricData", "monitoring:DescribeAlarms"])
+
+    def _user_with(self, policy: dict) -> tuple[str, str]:
+        iam = self.rig.client("iam", "admin")
+        name = f"scratch-{uuid.uuid4().hex[:12]}"
+        iam.create_user(UserName=name)
+        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        # Not a user of the rig's output: remove it so test_admin_can_do_everything stays exact.
+        self.addCleanup(lambda: (iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"]),
+                                 iam.delete_user_policy(UserName=name, PolicyName="p"),
+                                 iam.delete_user(UserName=name)))
+        return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+class ChangedTemplate(IamAssertions):
+    """A copy of template.yaml with one more function statement, another ThumbnailPrefix and
+    stack name: the new statement gets its own user with no change to the rig."""
+
+    def test_new_statement_parameter_and_sigterm(self):
+        text = TEMPLATE.read_text()
+        anchor = re.search(r"\n      Policies:\n        - Statement:\n", text)
+        self.assertIsNotNone(anchor, "template.yaml layout changed: update this test's anchor")
+        extra = ("            - Sid: ExtraProbe\n              Effect: Allow\n              Action: s3:PutObject\n"
+                 "              Resource: !Sub \"${Bucket.Arn}/extra/*\"\n")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "template.yaml"
+            path.write_text(text[: anchor.end()] + extra + text[anchor.end():])
+            rig = self.rig = Rig("--template", str(path), "--stack-name", "iam-alt",
+                                 "--param", "ThumbnailPrefix=thumbs/", "--secret-value", '{"current":"QUJD"}')
+        self.addCleanup(rig.kill)
+        self.assertIsNotNone(rig.info, rig.log())
+        info = rig.info
+        self.assertEqual((info["stackName"], info["bucket"]), ("iam-alt", "iam-alt-bucket"))
+        self.assertEqual(info["parameters"]["ThumbnailPrefix"], "thumbs/")
+        self.assertIn("relay-without-ExtraProbe", info["users"])
+        self.assertEqual(info["unauthenticatedRequests"], 6 + 3 * len(info["users"]))
+        self.assertAllowed(self.put, "relay", "extra/x")
+        self.assertAllowed(self.put, "relay", "thumbs/x")
+        self.assertDenied(self.put, "relay", "thumbnails/x")
+        self.assertDenied(self.put, "relay-without-ExtraProbe", "extra/y")
+        self.assertAllowed(self.put, "relay-without-ExtraProbe", "thumbs/y")
+        self.assertEqual(self.rig.client("secretsmanager", "relay").get_secret_value(
+            SecretId=info["secretArn"])["SecretString"], '{"current":"QUJD"}')
+        # SIGTERM stops it cleanly.
+        rig.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(rig.proc.wait(15), 0, rig.log())
+
+
+class Refusals(unittest.TestCase):
+    """What the rig must refuse (exit 2, a message, nothing on stdout), before starting moto."""
+
+    def run_with(self, mutate, *args: str) -> subprocess.CompletedProcess:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "template.yaml"
+            path.write_text(mutate(TEMPLATE.read_text()))
+            return subprocess.run([sys.executable, str(SCRIPT), "--template", str(path), *args], cwd=ROOT,
+                                  stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+
+    def assertRefused(self, result: subprocess.CompletedProcess, words: str):
+        self.assertEqual(result.returncode, 2, result.stderr.decode())
+        self.assertEqual(result.stdout, b"")
+        self.assertIn(words, result.stderr.decode())
+
+    def replace_resource(self, sid: str, resource: str):
+        def mutate(text: str) -> str:
+            pattern = rf"(- Sid: {sid}\b.*\n(?:.*\n)*?\s+Resource: ).*\n"
+            new, count = re.subn(pattern, lambda m: m.group(1) + resource + "\n", text, count=1)
+            self.assertEqual(count, 1, f"statement {sid} not found")
+            return new
+        return mutate
+
+    def test_unresolvable_getatt(self):
+        self.assertRefused(self.run_with(self.replace_resource("SendEvents", "!GetAtt NoSuchQueue.Arn")),
+                           "NoSuchQueue.Arn")
+
+    def test_unresolvable_sub_variable(self):
+        self.assertRefused(self.run_with(self.replace_resource("WriteQuarantine", '!Sub "${Bucket.Arn}/${NoSuchParam}*"')),
+                           "NoSuchParam")
+
+    def test_unsupported_intrinsic(self):
+        self.assertRefused(self.run_with(self.replace_resource(
+            "ListBucket", '!If [IsFifo, !GetAtt Bucket.Arn, !GetAtt Bucket.Arn]')), "Fn::If")
+
+    def test_mixed_statement(self):
+        # Widening it for Secrets Manager would also widen its S3 action: refused, not widened.
+        def mutate(text: str) -> str:
+            old = "Action: secretsmanager:GetSecretValue\n"
+            self.assertIn(old, text)
+            return text.replace(old, "Action: [secretsmanager:GetSecretValue, s3:GetObject]\n", 1)
+        self.assertRefused(self.run_with(mutate), "Split the statement")
+
+    def test_statement_without_sid(self):
+        def mutate(text: str) -> str:
+            old = "            - Sid: SendEvents\n              Effect: Allow\n"
+            self.assertIn(old, text)
+            return text.replace(old, "            - Effect: Allow\n", 1)
+        self.assertRefused(self.run_with(mutate), "needs an alphanumeric Sid")
+
+    def test_unknown_parameter(self):
+        self.assertRefused(self.run_with(lambda t: t, "--param", "NoSuchParam=1"), "NoSuchParam")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,105 @@
+//! moto with IAM enforced (scripts/moto_iam.py): users whose policies are template.yaml's own,
+//! resolved against real resources, so a test can run the relay and relayctl with exactly the
+//! permissions a deployment grants them.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::config::{Credentials, Region};
+use millicast_webhook_relay::aws;
+
+use super::{Fixture, project_dir};
+
+/// One IAM-enforcing moto server (stopped when dropped: its stdin closes).
+pub struct IamMoto {
+    process: Child,
+    pub endpoint: String,
+    pub bucket: String,
+    pub queue_url: String,
+    pub secret_arn: String,
+    users: HashMap<String, (String, String)>,
+    pub sids: Vec<String>,
+}
+
+impl Drop for IamMoto {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl IamMoto {
+    /// Starts scripts/moto_iam.py on a free loopback port and reads its one JSON line.
+    pub fn start() -> Self {
+        let python = std::env::var_os("RELAY_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| project_dir().join(".venv/bin/python"));
+        let mut process = Command::new(&python)
+            .arg(project_dir().join("scripts/moto_iam.py"))
+            .current_dir(project_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start scripts/moto_iam.py (run `make test`, which creates .venv)");
+        let mut line = String::new();
+        BufReader::new(process.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("moto_iam.py prints its setup");
+        let setup: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("moto_iam.py: {e}: {line}"));
+        let text = |name: &str| setup[name].as_str().expect(name).to_owned();
+        let users = setup["users"]
+            .as_object()
+            .expect("users")
+            .iter()
+            .map(|(name, user)| {
+                let key = |field: &str| user[field].as_str().expect(field).to_owned();
+                (name.clone(), (key("accessKeyId"), key("secretAccessKey")))
+            })
+            .collect::<HashMap<_, _>>();
+        let sids = users
+            .keys()
+            .filter_map(|name| name.strip_prefix("relay-without-").map(str::to_owned))
+            .collect();
+        Self {
+            endpoint: text("endpoint"),
+            bucket: text("bucket"),
+            queue_url: text("queueUrl"),
+            secret_arn: text("secretArn"),
+            users,
+            sids,
+            process,
+        }
+    }
+
+    /// The access key of `user` (`relay`, `operator`, `relay-without-<Sid>`, …).
+    pub fn keys(&self, user: &str) -> (&str, &str) {
+        let (id, secret) = self
+            .users
+            .get(user)
+            .unwrap_or_else(|| panic!("no user {user} in moto_iam.py's setup"));
+        (id, secret)
+    }
+
+    /// An SDK config for `user`, pointed at `endpoint` (this moto, or a dead port for a fault).
+    pub async fn sdk_as(&self, user: &str, endpoint: &str) -> aws_config::SdkConfig {
+        let (id, secret) = self.keys(user);
+        aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(aws::retry_config())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(Credentials::new(id, secret, None, None, "moto-iam"))
+            .load()
+            .await
+    }
+
+    /// The bucket and queue, read back with the admin user.
+    pub async fn fixture(&self) -> Fixture {
+        let admin = self.sdk_as("admin", &self.endpoint).await;
+        Fixture::existing(admin, &self.endpoint, &self.bucket, &self.queue_url)
+    }
+}
