@@ -1,57 +1,134 @@
-"""Local S3/SQS helper for `make run`: create the bucket and queue, then show what arrived.
+"""Local AWS for `make run` (moto on loopback, through AWS_ENDPOINT_URL): create what the stack
+would, show what arrived, and check it against what the local platform sent.
 
 Usage:
-  local_aws.py setup BUCKET QUEUE      prints the queue URL
-  local_aws.py show BUCKET QUEUE_URL   prints S3 keys and sizes, then SQS messages (left on the queue)
-Talks to the endpoint in AWS_ENDPOINT_URL (moto on loopback).
+  local_aws.py setup STACK FUNCTION_URL
+      creates bucket STACK-bucket, queue STACK-events (+ dead-letter queue), the webhook secret
+      STACK-webhook-secret (a placeholder no sender has, as template.yaml creates it) and a
+      CloudFormation stack STACK whose outputs are template.yaml's, so `relayctl --stack STACK`
+      works as it does against AWS; prints `BUCKET QUEUE_URL SECRET_ARN`
+  local_aws.py show BUCKET QUEUE_URL
+      objects by prefix, then the queue's messages by type/event (left on the queue)
+  local_aws.py verify PLATFORM_URL BUCKET QUEUE_URL
+      compares every delivery the local platform made with what the relay stored, one by one:
+      a JSON body on the queue byte for byte, a thumbnail in S3 by its hash
 """
 
+import collections
 import json
+import secrets
 import sys
+import urllib.request
 
 import boto3
 
 
-def setup(bucket: str, queue: str) -> None:
+def setup(stack: str, function_url: str) -> None:
+    bucket = f"{stack}-bucket"
     boto3.client("s3").create_bucket(Bucket=bucket)
-    print(boto3.client("sqs").create_queue(QueueName=queue)["QueueUrl"])
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName=f"{stack}-events")["QueueUrl"]
+    dlq_url = sqs.create_queue(QueueName=f"{stack}-events-dlq")["QueueUrl"]
+    placeholder = "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") for _ in range(32))
+    secret_arn = boto3.client("secretsmanager").create_secret(
+        Name=f"{stack}-webhook-secret", SecretString=json.dumps({"current": placeholder})
+    )["ARN"]
+    settings = {
+        "THUMBNAIL_PREFIX": "thumbnails/",
+        "THUMBNAIL_LATEST": "true",
+        "THUMBNAIL_EVENTS": "true",
+        "REPLAY_WINDOW_SECONDS": "300",
+        "SQS_MAX_MESSAGE_BYTES": "262144",
+        "SECRET_REFRESH_SECONDS": "5",
+    }
+    outputs = {
+        "FunctionUrl": function_url,
+        "QueueUrl": queue_url,
+        "BucketName": bucket,
+        "DeadLetterQueueUrl": dlq_url,
+        "WebhookSecretArn": secret_arn,
+        "RelaySettings": json.dumps(settings),
+    }
+    template = {
+        "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {name: {"Value": value} for name, value in outputs.items()},
+    }
+    boto3.client("cloudformation").create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    print(bucket, queue_url, secret_arn)
 
 
-def show(bucket: str, queue_url: str) -> None:
-    s3 = boto3.client("s3")
-    objects = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
-    print(f"S3 s3://{bucket}: {len(objects)} object(s)")
-    for obj in objects:
-        print(f"  {obj['Size']:>8}  {obj['Key']}")
-
+def peek_queue(queue_url: str) -> list:
+    """Every message on the queue, left there: read by hiding, then made visible again."""
     sqs = boto3.client("sqs")
     seen = []
-    # Page through the queue by hiding what was read, then make it all visible again so the
-    # messages stay for `relayctl tail` or a consumer.
     while True:
         batch = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=10,
-            MessageAttributeNames=["All"],
-            VisibilityTimeout=30,
+            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=60
         ).get("Messages", [])
         if not batch:
             break
         seen.extend(batch)
-    for message in seen:
-        sqs.change_message_visibility(
-            QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+    for start in range(0, len(seen), 10):
+        sqs.change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(seen[start : start + 10])
+            ],
         )
-    print(f"SQS {queue_url}: {len(seen)} message(s)")
-    for message in seen:
+    return seen
+
+
+def keys(bucket: str) -> list:
+    s3 = boto3.client("s3")
+    found = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        found.extend(o["Key"] for o in page.get("Contents", []))
+    return found
+
+
+def show(bucket: str, queue_url: str) -> None:
+    stored = keys(bucket)
+    by_prefix = collections.Counter(k.split("/", 1)[0] + "/" for k in stored)
+    latest = sum(1 for k in stored if k.endswith("/latest.jpg"))
+    print(f"S3 s3://{bucket}: {len(stored)} object(s): " + ", ".join(f"{n} under {p}" for p, n in sorted(by_prefix.items()))
+          + (f" ({latest} of them latest.jpg)" if latest else ""))
+    messages = peek_queue(queue_url)
+    labels = collections.Counter()
+    for message in messages:
         attrs = {k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()}
-        label = f"{attrs.get('type', '?')}/{attrs.get('event', '?')}"
-        extra = {k: v for k, v in attrs.items() if k in ("streamId", "timestamp", "claimCheck")}
-        body = json.loads(message["Body"])
-        key = body.get("data", {}).get("key") if isinstance(body.get("data"), dict) else None
-        print(f"  {label:<40} {json.dumps(extra)}{'  key=' + key if key else ''}")
+        labels[f"{attrs.get('type', '?')}/{attrs.get('event', '?')}"] += 1
+    print(f"SQS {queue_url}: {len(messages)} message(s)")
+    for label, count in sorted(labels.items()):
+        print(f"  {count:>5}  {label}")
+
+
+def verify(platform_url: str, bucket: str, queue_url: str) -> None:
+    deliveries, since = [], 0
+    while True:
+        with urllib.request.urlopen(f"{platform_url}/_local/deliveries?since={since}&limit=1000") as answer:
+            page = json.load(answer)
+        if not page:
+            break
+        deliveries.extend(page)
+        since = page[-1]["seq"]
+    bodies = {m["Body"] for m in peek_queue(queue_url)}
+    stored = keys(bucket)
+    hashes = {k.rsplit("-", 1)[-1].removesuffix(".jpg") for k in stored if k.startswith("thumbnails/") and not k.endswith("/latest.jpg")}
+    events = [d for d in deliveries if d["kind"] == "json"]
+    images = [d for d in deliveries if d["kind"] == "thumbnail"]
+    lost = [d for d in events if d["body"] not in bodies] + [d for d in images if d["sha256"][:16] not in hashes]
+    kept = sum(1 for k in stored if k.startswith("quarantine/"))
+    rejected = sum(1 for d in deliveries if d["status"] != 200)
+    print(
+        f"the platform made {len(deliveries)} deliveries ({len(events)} events, {len(images)} thumbnails; "
+        f"{rejected} answered other than 200 at the time): {len(deliveries) - len(lost)} are on the queue "
+        f"or in S3, {kept} in quarantine, {len(lost)} lost"
+    )
+    if lost:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"setup": setup, "show": show}[command](*args)
+    {"setup": setup, "show": show, "verify": verify}[command](*args)

@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# `make run`: the whole relay on this machine, no Docker, no AWS account.
-# moto (S3 + SQS) and cargo-lambda's emulator on 127.0.0.1, the sample webhooks posted to the
-# local function URL, what arrived printed; then it keeps serving until Ctrl-C.
+# `make run`: the whole relay's life on this machine, no Docker, no AWS account.
+# Local AWS (moto: S3, SQS, Secrets Manager, CloudFormation), the local platform
+# (scripts/local_platform.py) and the relay under cargo-lambda's emulator, all on 127.0.0.1.
+# Then, as a user would: relayctl register --stack → traffic → what arrived; a renewal from the
+# "dashboard" with secret set + quarantine replay; relayctl rotate while traffic flows; every
+# delivery checked. It keeps serving until Ctrl-C, which stops what it started (by PID).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 
 MOTO_PORT="${MOTO_PORT:-5055}"
 RELAY_PORT="${RELAY_PORT:-9000}"
-SECRET="MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" # MILLICAST.md's test secret
-BUCKET="relay-local"
-URL="http://127.0.0.1:${RELAY_PORT}/lambda-url/webhook-relay/"
+PLATFORM_PORT="${PLATFORM_PORT:-7070}"
+INSTANCES="${INSTANCES:-2}"
+STACK="relay-local"
+URL="http://127.0.0.1:${RELAY_PORT}/lambda-url/_/"
 export AWS_ENDPOINT_URL="http://127.0.0.1:${MOTO_PORT}" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+export MILLICAST_API_URL="http://127.0.0.1:${PLATFORM_PORT}" MILLICAST_API_SECRET=local-api-secret
+export RELAY_STACK="$STACK"
+PLATFORM="$MILLICAST_API_URL"
 
 pids=()
 stop() {
@@ -34,54 +41,76 @@ wait_port() { # port, what
   exit 1
 }
 
-echo "== building relayctl"
-cargo build --quiet --features cli --bin relayctl
+traffic() { # count, rate: streams realistic deliveries and waits until all are made
+  local id
+  id=$(curl -sf -X POST "$PLATFORM/_local/traffic" -d "{\"count\":$1,\"rate\":$2}" | python -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  until curl -sf "$PLATFORM/_local/traffic/$id" | python -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["done"] else 1)'; do sleep 0.5; done
+  curl -sf "$PLATFORM/_local/traffic/$id" | python -c 'import json,sys; d=json.load(sys.stdin); print(f"platform: {d[\"sent\"]} deliveries at {d[\"rate\"]:.0f}/s, answers {d[\"statuses\"]}")'
+}
+
+echo "== building the relay and relayctl"
+cargo build --quiet --features cli --bins
 RELAYCTL=target/debug/relayctl
 
-echo "== moto (S3 + SQS) on 127.0.0.1:${MOTO_PORT}"
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" >/tmp/relay-local-moto.log 2>&1 </dev/null &
+echo "== local AWS (moto) on 127.0.0.1:${MOTO_PORT}, local platform on 127.0.0.1:${PLATFORM_PORT}"
+python scripts/moto_server.py "$MOTO_PORT" --ignore-stdin >/dev/null 2>/tmp/relay-local-moto.log </dev/null &
+pids+=($!)
+python scripts/local_platform.py --port "$PLATFORM_PORT" --ignore-stdin >/dev/null 2>/tmp/relay-local-platform.log </dev/null &
 pids+=($!)
 wait_port "$MOTO_PORT" moto
-QUEUE_URL=$(python scripts/local_aws.py setup "$BUCKET" relay-local-events)
-echo "bucket ${BUCKET}, queue ${QUEUE_URL}"
+wait_port "$PLATFORM_PORT" "the local platform"
+read -r BUCKET QUEUE_URL SECRET_ARN < <(python scripts/local_aws.py setup "$STACK" "$URL")
+echo "stack ${STACK}: bucket ${BUCKET}, queue ${QUEUE_URL}, secret ${SECRET_ARN##*:}"
 
 LOG=/tmp/relay-local.log
-echo "== relay under cargo lambda watch on 127.0.0.1:${RELAY_PORT} (logs: tail -f ${LOG})"
-# REPLAY_WINDOW_SECONDS=0 so that the fixed-time files of events/ can be invoked too.
-cargo lambda watch -A 127.0.0.1 -P "$RELAY_PORT" \
-  --env-var "WEBHOOK_SECRET=${SECRET}" \
-  --env-var "THUMBNAIL_BUCKET=${BUCKET}" \
-  --env-var "EVENT_QUEUE_URL=${QUEUE_URL}" \
-  --env-var "REPLAY_WINDOW_SECONDS=0" \
-  --env-var "AWS_ENDPOINT_URL=${AWS_ENDPOINT_URL}" \
-  --env-var "AWS_REGION=us-east-1" \
-  --env-var "AWS_ACCESS_KEY_ID=test" \
-  --env-var "AWS_SECRET_ACCESS_KEY=test" >"$LOG" 2>&1 &
+echo "== the relay: ${INSTANCES} instance(s) under cargo lambda's emulator on 127.0.0.1:${RELAY_PORT} (logs: ${LOG})"
+cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P "$RELAY_PORT" >/tmp/relay-local-emulator.log 2>&1 </dev/null &
 pids+=($!)
 wait_port "$RELAY_PORT" "cargo lambda watch"
-
-echo "== posting the sample webhooks to ${URL}"
-for event in $("$RELAYCTL" send --url "$URL" --secret "$SECRET" --list); do
-  printf '%-26s ' "$event"
-  # The first request waits for cargo lambda to build and start the function.
-  "$RELAYCTL" send --url "$URL" --secret "$SECRET" "$event" || true
+: >"$LOG"
+for _ in $(seq 1 "$INSTANCES"); do
+  env -i PATH="$PATH" AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:${RELAY_PORT}/.rt" AWS_LAMBDA_FUNCTION_NAME=_ \
+    AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512 AWS_LAMBDA_LOG_FORMAT=JSON \
+    AWS_ENDPOINT_URL="$AWS_ENDPOINT_URL" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+    WEBHOOK_SECRET_ID="$SECRET_ARN" THUMBNAIL_BUCKET="$BUCKET" EVENT_QUEUE_URL="$QUEUE_URL" \
+    target/debug/webhook-relay >>"$LOG" 2>&1 </dev/null &
+  pids+=($!)
 done
-printf '%-26s ' "wrong secret"
-"$RELAYCTL" send --url "$URL" --secret c29tZWJvZHktZWxzZXMtc2VjcmV0 feeds-started 2>/dev/null || true
 
-echo "== what arrived"
+echo "== relayctl register --stack ${STACK}"
+"$RELAYCTL" register
+
+echo "== the platform sends 200 deliveries (every hook type, thumbnails)"
+traffic 200 50
 python scripts/local_aws.py show "$BUCKET" "$QUEUE_URL"
+
+echo "== renewed in the dashboard (the relay is not told); the platform sends 60 more"
+WEBHOOK_ID=$(curl -sf "$PLATFORM/_local/webhooks" | python -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+curl -sf -X POST "$PLATFORM/_local/webhooks/${WEBHOOK_ID}/renew" >/dev/null
+traffic 60 30
+"$RELAYCTL" quarantine list 2>&1 | head -4
+echo "   …"
+echo "== relayctl secret set (the secret copied from the dashboard), then relayctl quarantine replay"
+curl -sf "$PLATFORM/_local/webhooks/${WEBHOOK_ID}" | python -c 'import json,sys; print(json.load(sys.stdin)["secret"])' \
+  | "$RELAYCTL" secret set
+"$RELAYCTL" quarantine replay
+
+echo "== relayctl rotate while the platform sends 600 deliveries at 60/s"
+curl -sf -X POST "$PLATFORM/_local/traffic" -d '{"count":600,"rate":60}' >/dev/null
+sleep 3
+"$RELAYCTL" rotate
+until curl -sf "$PLATFORM/_local/traffic" | python -c 'import json,sys; sys.exit(0 if all(r["done"] for r in json.load(sys.stdin)) else 1)'; do sleep 0.5; done
+
+echo "== every delivery the platform made, looked for where the relay put it"
+python scripts/local_aws.py verify "$PLATFORM" "$BUCKET" "$QUEUE_URL"
 
 cat <<MSG
 
-== the relay keeps running; try it:
-  target/debug/relayctl send --url ${URL} --secret ${SECRET} media-completed
-  cargo lambda invoke -A 127.0.0.1 -P ${RELAY_PORT} --data-file events/thumbnail.json webhook-relay
-  body='{"type":"feeds","event":"started","timestamp":'\$(date +%s%3N)',"data":{"streamId":"acct/stream"}}'
-  curl -s -H 'content-type: application/json' \\
-    -H "x-millicast-signature: \$(printf %s "\$body" | target/debug/relayctl sign --secret ${SECRET})" \\
-    -d "\$body" ${URL}
-  AWS_ENDPOINT_URL=${AWS_ENDPOINT_URL} .venv/bin/python scripts/local_aws.py show ${BUCKET} ${QUEUE_URL}
+== the relay keeps running; try it (AWS_ENDPOINT_URL, MILLICAST_API_URL/SECRET and RELAY_STACK as above):
+  $RELAYCTL webhooks
+  $RELAYCTL tail --exit-when-empty --wait-seconds 0 | head
+  curl -s -X POST $PLATFORM/_local/traffic -d '{"count":100,"rate":20}'
+  $RELAYCTL send --url $URL --secret "\$(curl -s $PLATFORM/_local/webhooks/${WEBHOOK_ID} | python -c 'import json,sys; print(json.load(sys.stdin)["secret"])')" media-completed
 Ctrl-C stops everything.
 MSG
 wait

@@ -14,7 +14,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use lambda_http::http::{HeaderMap, Method, header};
+use lambda_http::http::{HeaderMap, HeaderValue, Method, header};
 use lambda_http::tracing::warn;
 use lambda_http::{Body, Request, RequestExt, Response};
 use sha2::{Digest, Sha256};
@@ -154,6 +154,17 @@ fn body_bytes(body: Body) -> Vec<u8> {
     }
 }
 
+/// The one `X-Millicast-Signature` header and its parsed value.
+fn signature_of(headers: &HeaderMap) -> Result<(&HeaderValue, Signature), RelayError> {
+    let mut signatures = headers.get_all(SIGNATURE_HEADER).iter();
+    let header = signatures.next().ok_or(RelayError::MissingSignature)?;
+    if signatures.next().is_some() {
+        // Two signature headers: which one is meant is ambiguous.
+        return Err(RelayError::MalformedSignature);
+    }
+    Ok((header, Signature::parse(header.as_bytes())?))
+}
+
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
@@ -261,14 +272,15 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
             });
         }
 
-        // 3. Signature: present, well-formed, and made with a secret we know.
-        let mut signatures = parts.headers.get_all(SIGNATURE_HEADER).iter();
-        let signature_header = signatures.next().ok_or(RelayError::MissingSignature)?;
-        if signatures.next().is_some() {
-            // Two signature headers: which one is meant is ambiguous.
-            return Err(RelayError::MalformedSignature);
-        }
-        let signature = Signature::parse(signature_header.as_bytes())?;
+        // 3. Signature: present, well-formed, and made with a secret we know. A rejected body is
+        // logged by its hash (never its bytes), to tell a replay from a new forgery.
+        let (signature_header, signature) = match signature_of(&parts.headers) {
+            Ok(found) => found,
+            Err(error) => {
+                summary.sha256 = Some(hex::encode(Sha256::digest(&body)));
+                return Err(error);
+            }
+        };
         let headers = DeliveryHeaders {
             // A parsed signature is `sha1=` + hex: valid text.
             signature: signature_header.to_str().unwrap_or_default().trim(),
@@ -291,8 +303,10 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
                     RelayError::SecretUnavailable => QuarantineReason::SecretUnavailable,
                     _ => QuarantineReason::InvalidSignature,
                 };
-                self.keep(body, &headers, reason, received_ms, summary)
+                let sha256 = hex::encode(Sha256::digest(&body));
+                self.keep(body, &sha256, &headers, reason, received_ms, summary)
                     .await;
+                summary.sha256 = Some(sha256);
                 return Err(error);
             }
         }
@@ -309,17 +323,18 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
     async fn keep(
         &self,
         body: Vec<u8>,
+        sha256: &str,
         headers: &DeliveryHeaders<'_>,
         reason: QuarantineReason,
         received_ms: i64,
         summary: &mut Summary,
     ) {
-        let sha256 = hex::encode(Sha256::digest(&body));
         let size = body.len();
         match keep(
             self.delivery.store(),
             &self.quarantine,
             Bytes::from(body),
+            sha256,
             headers,
             reason,
             received_ms,

@@ -15,10 +15,14 @@ pub mod error;
 pub mod event;
 pub mod handler;
 pub mod keys;
+#[cfg(feature = "cli")]
+pub mod lifecycle;
 pub mod memory;
 pub mod message;
 pub mod metrics;
 pub mod model;
+#[cfg(feature = "platform")]
+pub mod platform;
 pub mod quarantine;
 #[cfg(feature = "aws")]
 pub mod redrive;
@@ -33,6 +37,10 @@ pub mod secretsmanager;
 pub mod signature;
 #[cfg(feature = "aws")]
 pub mod sqs;
+#[cfg(feature = "cli")]
+pub mod stack;
+#[cfg(feature = "cli")]
+pub mod status;
 pub mod store;
 pub mod thumbnail;
 

@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 
 use crate::clock::date_path;
 use crate::config::QuarantineConfig;
@@ -69,15 +68,15 @@ pub struct DeliveryHeaders<'a> {
     pub thumbnail: ThumbnailHeaders<'a>,
 }
 
-/// The object that keeps one delivery. Header values that are not printable ASCII or are
-/// longer than S3 metadata should carry are left out.
+/// The object that keeps one delivery (`sha256_hex`: of the body). Header values that are not
+/// printable ASCII or are longer than S3 metadata should carry are left out.
 pub fn quarantine_object(
     body: Bytes,
+    sha256_hex: &str,
     headers: &DeliveryHeaders<'_>,
     reason: QuarantineReason,
     received_ms: i64,
 ) -> ObjectPut {
-    let sha256 = hex::encode(Sha256::digest(&body));
     let metadata = [
         ("signature", Some(headers.signature)),
         ("content-type", headers.content_type),
@@ -94,7 +93,7 @@ pub fn quarantine_object(
     ])
     .collect();
     ObjectPut {
-        key: quarantine_key(received_ms, &sha256),
+        key: quarantine_key(received_ms, sha256_hex),
         body,
         // Never served as what the unsigned header claims.
         content_type: "application/octet-stream".into(),
@@ -234,11 +233,12 @@ pub enum Quarantined {
     NotStored(String),
 }
 
-/// Keeps `body` if the gate admits it.
+/// Keeps `body` (whose hash is `sha256_hex`) if the gate admits it.
 pub async fn keep<S: ObjectStore>(
     store: &S,
     gate: &QuarantineGate,
     body: Bytes,
+    sha256_hex: &str,
     headers: &DeliveryHeaders<'_>,
     reason: QuarantineReason,
     received_ms: i64,
@@ -247,7 +247,7 @@ pub async fn keep<S: ObjectStore>(
         Admission::Admitted => {}
         refused => return Quarantined::NotAdmitted(refused),
     }
-    let object = quarantine_object(body, headers, reason, received_ms);
+    let object = quarantine_object(body, sha256_hex, headers, reason, received_ms);
     let key = object.key.clone();
     match store.put(object).await {
         Ok(_) => Quarantined::Kept(key),
@@ -258,6 +258,24 @@ pub async fn keep<S: ObjectStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
+
+    /// `quarantine_object` with the body's hash computed here.
+    fn object(
+        body: &'static [u8],
+        headers: &DeliveryHeaders<'_>,
+        reason: QuarantineReason,
+        received_ms: i64,
+    ) -> ObjectPut {
+        let sha256 = hex::encode(Sha256::digest(body));
+        quarantine_object(
+            Bytes::from_static(body),
+            &sha256,
+            headers,
+            reason,
+            received_ms,
+        )
+    }
 
     const RECEIVED: i64 = 1_638_463_486_489; // 2021-12-02T16:44:46.489Z (GNU date)
 
@@ -272,8 +290,8 @@ mod tests {
     #[test]
     fn key_is_dated_by_receive_time_and_named_by_content() {
         // sha256("body") from `printf body | sha256sum`.
-        let object = quarantine_object(
-            Bytes::from_static(b"body"),
+        let object = object(
+            b"body",
             &DeliveryHeaders {
                 signature: "sha1=00",
                 ..Default::default()
@@ -302,8 +320,8 @@ mod tests {
                 timestamp: Some("1638463486000"),
             },
         };
-        let object = quarantine_object(
-            Bytes::from_static(b"\xff\xd8"),
+        let object = object(
+            b"\xff\xd8",
             &headers,
             QuarantineReason::SecretUnavailable,
             RECEIVED,
@@ -353,12 +371,7 @@ mod tests {
                     timestamp: Some(hostile),
                 },
             };
-            let object = quarantine_object(
-                Bytes::from_static(b"x"),
-                &headers,
-                QuarantineReason::InvalidSignature,
-                RECEIVED,
-            );
+            let object = object(b"x", &headers, QuarantineReason::InvalidSignature, RECEIVED);
             let names: Vec<&str> = object.metadata.iter().map(|(name, _)| *name).collect();
             assert_eq!(names, ["signature", "reason", "received"], "{hostile:?}");
             assert!(
@@ -380,12 +393,7 @@ mod tests {
             },
             ..Default::default()
         };
-        let object = quarantine_object(
-            Bytes::new(),
-            &headers,
-            QuarantineReason::InvalidSignature,
-            RECEIVED,
-        );
+        let object = object(b"", &headers, QuarantineReason::InvalidSignature, RECEIVED);
         assert!(object.metadata.contains(&("stream-id", "../../x".into())));
         assert!(!object.key.contains(".."));
     }

@@ -41,8 +41,8 @@ pub struct Deployment {
     pub fixture: Fixture,
     pub port: u16,
     pub log_path: PathBuf,
-    // Dropped in order: the relay first, then the emulator.
-    _relay: Owned,
+    // Dropped in order: the relay instances first, then the emulator.
+    _relays: Vec<Owned>,
     _emulator: Owned,
 }
 
@@ -54,6 +54,12 @@ impl Deployment {
 
     /// Starts the relay for `fixture` (its moto, bucket and queue) plus `env`.
     pub async fn start_at(fixture: Fixture, env: &[(&str, &str)]) -> Self {
+        Self::start_instances(fixture, env, 1).await
+    }
+
+    /// Starts `instances` relay processes polling the same Runtime API, as Lambda runs several
+    /// instances of a function under load (each with its own secrets and quarantine cap).
+    pub async fn start_instances(fixture: Fixture, env: &[(&str, &str)], instances: usize) -> Self {
         let port = free_port();
         let emulator = Owned(
             Command::new(cargo_lambda())
@@ -78,6 +84,24 @@ impl Deployment {
         let log_path =
             std::env::temp_dir().join(format!("relay-e2e-{}-{port}.log", std::process::id()));
         let log = std::fs::File::create(&log_path).unwrap();
+        let relays = (0..instances)
+            .map(|_| Self::start_relay(&fixture, port, env, &log))
+            .collect();
+        Self {
+            fixture,
+            port,
+            log_path,
+            _relays: relays,
+            _emulator: emulator,
+        }
+    }
+
+    fn start_relay(
+        fixture: &Fixture,
+        port: u16,
+        env: &[(&str, &str)],
+        log: &std::fs::File,
+    ) -> Owned {
         let mut relay = Command::new(env!("CARGO_BIN_EXE_webhook-relay"));
         relay
             .env_clear()
@@ -90,6 +114,12 @@ impl Deployment {
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
             .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
             .env("AWS_ENDPOINT_URL", &fixture.endpoint)
+            .envs(
+                fixture
+                    .sqs_endpoint
+                    .iter()
+                    .map(|e| ("AWS_ENDPOINT_URL_SQS", e)),
+            )
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -99,21 +129,14 @@ impl Deployment {
         for (name, value) in env {
             relay.env(name, value);
         }
-        let relay = Owned(
+        Owned(
             relay
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().unwrap())
-                .stderr(log)
+                .stderr(log.try_clone().unwrap())
                 .spawn()
                 .expect("start webhook-relay"),
-        );
-        Self {
-            fixture,
-            port,
-            log_path,
-            _relay: relay,
-            _emulator: emulator,
-        }
+        )
     }
 
     /// The emulated function URL.

@@ -7,6 +7,7 @@
 pub mod emulator;
 pub mod faults;
 pub mod iam;
+pub mod platform;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -53,7 +54,18 @@ pub struct Moto {
 
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(|| {
+    MOTO.get_or_init(start_moto)
+}
+
+/// A second moto server, for SQS alone: under sustained load one moto process (one core, one
+/// interpreter lock) cannot serve S3 and SQS at 100+ deliveries a second on this machine.
+pub fn moto_for_sqs() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(start_moto)
+}
+
+fn start_moto() -> Moto {
+    {
         let python = std::env::var_os("RELAY_PYTHON")
             .map(PathBuf::from)
             .unwrap_or_else(|| project_dir().join(".venv/bin/python"));
@@ -77,7 +89,7 @@ pub fn moto() -> &'static Moto {
             _process: process,
             endpoint: format!("http://127.0.0.1:{port}"),
         }
-    })
+    }
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -193,8 +205,10 @@ pub struct Fixture {
     pub bucket: String,
     pub queue_url: String,
     pub sdk: aws_config::SdkConfig,
-    /// The moto server the bucket and queue live in.
+    /// The moto server the bucket (and, unless `sqs_endpoint` says otherwise, the queue) live in.
     pub endpoint: String,
+    /// A separate moto server for SQS (`AWS_ENDPOINT_URL_SQS`), when set.
+    pub sqs_endpoint: Option<String>,
 }
 
 /// Collects the relay's log records in memory (`Relay::with_log_sink`).
@@ -252,12 +266,24 @@ impl ReceivedMessage {
 
 impl Fixture {
     pub async fn new(fifo: bool) -> Self {
+        Self::create(fifo, None).await
+    }
+
+    /// A fixture whose queue lives in its own moto server (see [`moto_for_sqs`]).
+    pub async fn with_separate_sqs() -> Self {
+        Self::create(false, Some(moto_for_sqs().endpoint.clone())).await
+    }
+
+    async fn create(fifo: bool, sqs_endpoint: Option<String>) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let name = format!("relay-{}-{n}", std::process::id());
         let sdk = sdk_config(&moto().endpoint).await;
         let s3 = aws::s3_client(&sdk, true);
-        let sqs = aws::sqs_client(&sdk);
+        let sqs = match &sqs_endpoint {
+            Some(endpoint) => aws::sqs_client(&sdk_config(endpoint).await),
+            None => aws::sqs_client(&sdk),
+        };
         s3.create_bucket()
             .bucket(&name)
             .send()
@@ -285,6 +311,7 @@ impl Fixture {
             queue_url,
             sdk,
             endpoint: moto().endpoint.clone(),
+            sqs_endpoint,
         }
     }
 
@@ -302,6 +329,7 @@ impl Fixture {
             queue_url: queue_url.to_owned(),
             sdk,
             endpoint: endpoint.to_owned(),
+            sqs_endpoint: None,
         }
     }
 
@@ -313,6 +341,9 @@ impl Fixture {
             ("EVENT_QUEUE_URL", self.queue_url.clone()),
             ("AWS_ENDPOINT_URL", self.endpoint.clone()),
         ]);
+        if let Some(sqs) = &self.sqs_endpoint {
+            vars.insert("AWS_ENDPOINT_URL_SQS", sqs.clone());
+        }
         for (name, value) in overrides {
             vars.insert(name, (*value).to_owned());
         }
@@ -357,14 +388,19 @@ impl Fixture {
             aws::s3_client(&self.sdk, config.s3_force_path_style),
             &config.thumbnail_bucket,
         );
-        let queue = SqsEventQueue::new(aws::sqs_client(&self.sdk), &config.event_queue_url);
+        let queue = SqsEventQueue::new(self.sqs.clone(), &config.event_queue_url);
         let secrets = secret_store(&config.secrets, aws::secrets_client(secrets_sdk)).await;
         Relay::new(config, secrets, store, queue).with_log_sink(CapturedLog::default().sink())
     }
 
     /// A Secrets Manager secret (in moto) named after this fixture, holding `value`.
     pub async fn create_secret(&self, value: &str) -> String {
-        let name = format!("{}-webhook-secret", self.bucket);
+        self.create_secret_named(&format!("{}-webhook-secret", self.bucket), value)
+            .await
+    }
+
+    pub async fn create_secret_named(&self, name: &str, value: &str) -> String {
+        let name = name.to_owned();
         aws::secrets_client(&self.sdk)
             .create_secret()
             .name(&name)
@@ -391,7 +427,7 @@ impl Fixture {
         Delivery::new(
             config.paths.clone(),
             S3ObjectStore::new(aws::s3_client(&self.sdk, true), &config.thumbnail_bucket),
-            SqsEventQueue::new(aws::sqs_client(&self.sdk), &config.event_queue_url),
+            SqsEventQueue::new(self.sqs.clone(), &config.event_queue_url),
         )
         .with_log_sink(CapturedLog::default().sink())
     }
@@ -419,6 +455,29 @@ impl Fixture {
         .await
         .expect("list the quarantine");
         (replayed, kept)
+    }
+
+    /// A CloudFormation stack (in moto) whose outputs are `outputs`, as `relayctl --stack`
+    /// reads them from a deployed template.yaml; its name.
+    #[cfg(feature = "cli")]
+    pub async fn create_stack(&self, outputs: &[(&str, &str)]) -> String {
+        let name = format!("{}-stack", self.bucket);
+        let outputs: serde_json::Map<String, serde_json::Value> = outputs
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), serde_json::json!({ "Value": value })))
+            .collect();
+        let template = serde_json::json!({
+            "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": outputs,
+        });
+        aws_sdk_cloudformation::Client::new(&self.sdk)
+            .create_stack()
+            .stack_name(&name)
+            .template_body(template.to_string())
+            .send()
+            .await
+            .expect("create stack");
+        name
     }
 
     /// Objects under `prefix`.

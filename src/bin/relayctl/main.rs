@@ -7,10 +7,13 @@
 
 mod aws_clients;
 mod input;
+mod platform;
 mod quarantine;
 mod queue;
 mod secret;
 mod send;
+mod status;
+mod target;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,6 +23,7 @@ use millicast_webhook_relay::replay::ReplayOptions;
 use millicast_webhook_relay::samples;
 
 use quarantine::ReplaySecrets;
+use target::{RelayArgs, StackArgs};
 
 #[derive(Parser)]
 #[command(
@@ -65,8 +69,10 @@ enum Command {
     },
     /// Long-poll the event queue and print one line per message (Ctrl-C stops).
     Tail {
+        #[command(flatten)]
+        stack: StackArgs,
         #[arg(long, env = "EVENT_QUEUE_URL")]
-        queue_url: String,
+        queue_url: Option<String>,
         /// Delete each message after printing it (otherwise it reappears after its visibility timeout).
         #[arg(long)]
         delete: bool,
@@ -82,10 +88,12 @@ enum Command {
     },
     /// Send the events spilled to `undelivered/` back to the queue, deleting each once sent.
     Redrive {
+        #[command(flatten)]
+        stack: StackArgs,
         #[arg(long, env = "THUMBNAIL_BUCKET")]
-        bucket: String,
+        bucket: Option<String>,
         #[arg(long, env = "EVENT_QUEUE_URL")]
-        queue_url: String,
+        queue_url: Option<String>,
         /// List what would be sent; change nothing.
         #[arg(long)]
         dry_run: bool,
@@ -96,6 +104,58 @@ enum Command {
     /// The webhook secret in Secrets Manager.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Connect the relay to the platform: adopt or create the webhook for the function URL,
+    /// store its secret, replay what was kept meanwhile, and prove the round trip.
+    /// Needs MILLICAST_API_SECRET (and MILLICAST_API_URL for another platform endpoint).
+    Register {
+        #[command(flatten)]
+        relay: RelayArgs,
+        /// Hook types, comma-separated (feeds, recordings, media, thumbnails, transcoder,
+        /// viewer-connection); default: all for a new webhook, unchanged for an adopted one.
+        #[arg(long, value_delimiter = ',')]
+        hooks: Option<Vec<String>>,
+        /// Only streams whose name matches this regular expression.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Seconds to wait for the test delivery.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    /// Renew the webhook's secret with zero loss: renew, store at once, wait for the relay,
+    /// replay the quarantine window, prove the round trip.
+    Rotate {
+        #[command(flatten)]
+        relay: RelayArgs,
+        /// The webhook to renew (default: the one pointing at the function URL).
+        #[arg(long)]
+        webhook_id: Option<i64>,
+        /// Seconds to wait for the test delivery.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    /// The relay's health at a glance: the stack, the webhook on the platform, the queues,
+    /// what waits in the bucket, alarms and the last hour's metrics. Exit code 1 when a check is
+    /// red. The webhook is checked when MILLICAST_API_SECRET is set.
+    Status {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// One JSON document instead of the screen.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The account's webhooks (`*` marks those pointing at this relay's function URL).
+    Webhooks {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[arg(long)]
+        function_url: Option<String>,
+        /// Re-enable a webhook the platform disabled.
+        #[arg(long, value_name = "ID")]
+        reenable: Option<i64>,
+        /// Also print each webhook's signing secret.
+        #[arg(long)]
+        show_secret: bool,
+    },
     /// Write the function-URL sample events of `events/` (or check them with --check).
     Events {
         #[arg(long, default_value = "events")]
@@ -110,8 +170,10 @@ enum Command {
 enum QuarantineCommand {
     /// A table of the kept deliveries: received, reason, size, kind, stream.
     List {
+        #[command(flatten)]
+        stack: StackArgs,
         #[arg(long, env = "THUMBNAIL_BUCKET")]
-        bucket: String,
+        bucket: Option<String>,
         /// Only deliveries received at or after this time (epoch ms).
         #[arg(long)]
         since: Option<i64>,
@@ -120,10 +182,12 @@ enum QuarantineCommand {
     /// would have; each is deleted once durable. Honours THUMBNAIL_PREFIX, THUMBNAIL_LATEST,
     /// THUMBNAIL_EVENTS, REPLAY_WINDOW_SECONDS and SQS_MAX_MESSAGE_BYTES like the relay.
     Replay {
+        #[command(flatten)]
+        stack: StackArgs,
         #[arg(long, env = "THUMBNAIL_BUCKET")]
-        bucket: String,
+        bucket: Option<String>,
         #[arg(long, env = "EVENT_QUEUE_URL")]
-        queue_url: String,
+        queue_url: Option<String>,
         #[command(flatten)]
         secrets: SecretChoice,
         /// Only deliveries received at or after this time (epoch ms).
@@ -135,9 +199,9 @@ enum QuarantineCommand {
     },
 }
 
-/// The secrets to verify with: the stored ones, or values given.
+/// The secrets to verify with: the stored ones (`--secret-id`, or the stack's), or values given.
 #[derive(Args)]
-#[group(required = true, multiple = false)]
+#[group(required = false, multiple = false)]
 struct SecretChoice {
     /// Secrets Manager secret (name or ARN) holding {"current","previous"}.
     #[arg(long, env = "WEBHOOK_SECRET_ID")]
@@ -150,7 +214,8 @@ struct SecretChoice {
 impl SecretChoice {
     fn into_replay_secrets(self) -> ReplaySecrets {
         match self.secret_id {
-            Some(id) if self.secret.is_empty() => ReplaySecrets::SecretId(id),
+            Some(id) if self.secret.is_empty() => ReplaySecrets::SecretId(Some(id)),
+            _ if self.secret.is_empty() => ReplaySecrets::SecretId(None),
             _ => ReplaySecrets::Given(self.secret),
         }
     }
@@ -161,9 +226,11 @@ enum SecretCommand {
     /// Store the secret read from standard input (never echoed) as the current one, keeping
     /// the one it replaces as `previous`.
     Set {
+        #[command(flatten)]
+        stack: StackArgs,
         /// Secrets Manager secret (name or ARN): the stack's WebhookSecretArn output.
         #[arg(long, env = "WEBHOOK_SECRET_ID")]
-        secret_id: String,
+        secret_id: Option<String>,
     },
 }
 
@@ -190,42 +257,84 @@ fn main() -> ExitCode {
         ),
         Command::Events { dir, check } => send::run_events(&dir, check),
         Command::Tail {
+            stack,
             queue_url,
             delete,
             json,
             exit_when_empty,
             wait_seconds,
         } => block_on(queue::run_tail(
-            &queue_url,
+            &stack,
+            queue_url.as_ref(),
             delete,
             json,
             exit_when_empty,
             wait_seconds,
         )),
         Command::Redrive {
+            stack,
             bucket,
             queue_url,
             dry_run,
-        } => block_on(queue::run_redrive(&bucket, &queue_url, dry_run)),
-        Command::Quarantine(QuarantineCommand::List { bucket, since }) => {
-            block_on(quarantine::run_list(&bucket, since))
-        }
+        } => block_on(queue::run_redrive(
+            &stack,
+            bucket.as_ref(),
+            queue_url.as_ref(),
+            dry_run,
+        )),
+        Command::Quarantine(QuarantineCommand::List {
+            stack,
+            bucket,
+            since,
+        }) => block_on(quarantine::run_list(&stack, bucket.as_ref(), since)),
         Command::Quarantine(QuarantineCommand::Replay {
+            stack,
             bucket,
             queue_url,
             secrets,
             since,
             dry_run,
         }) => block_on(quarantine::run_replay(
-            &bucket,
-            &queue_url,
+            &stack,
+            bucket.as_ref(),
+            queue_url.as_ref(),
             &secrets.into_replay_secrets(),
             ReplayOptions {
                 since_ms: since,
                 dry_run,
             },
         )),
-        Command::Secret(SecretCommand::Set { secret_id }) => block_on(secret::run_set(&secret_id)),
+        Command::Secret(SecretCommand::Set { stack, secret_id }) => {
+            block_on(secret::run_set(&stack, secret_id.as_ref()))
+        }
+        Command::Register {
+            relay,
+            hooks,
+            filter,
+            timeout,
+        } => block_on(platform::run_register(
+            &relay,
+            hooks.as_deref(),
+            filter,
+            timeout,
+        )),
+        Command::Rotate {
+            relay,
+            webhook_id,
+            timeout,
+        } => block_on(platform::run_rotate(&relay, webhook_id, timeout)),
+        Command::Status { stack, json } => block_on(status::run_status(&stack, json)),
+        Command::Webhooks {
+            stack,
+            function_url,
+            reenable,
+            show_secret,
+        } => block_on(platform::run_webhooks(
+            &stack,
+            function_url.as_ref(),
+            reenable,
+            show_secret,
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

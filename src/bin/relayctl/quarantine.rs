@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use millicast_webhook_relay::clock::rfc3339_ms;
-use millicast_webhook_relay::config::PathSettings;
 use millicast_webhook_relay::delivery::Delivery;
 use millicast_webhook_relay::event::Envelope;
 use millicast_webhook_relay::handler::{Route, route};
@@ -17,7 +16,10 @@ use millicast_webhook_relay::secretsmanager::read_secrets;
 use millicast_webhook_relay::signature::SignatureVerifier;
 use millicast_webhook_relay::sqs::SqsEventQueue;
 
+use millicast_webhook_relay::stack::StackOutputs;
+
 use crate::aws_clients::{Clients, clients, one_line, sdk_error};
+use crate::target::{StackArgs, path_settings, pick};
 
 /// One row of `quarantine list`.
 fn row(received: &str, reason: &str, size: &str, kind: &str, stream: &str) -> String {
@@ -26,7 +28,13 @@ fn row(received: &str, reason: &str, size: &str, kind: &str, stream: &str) -> St
         .to_owned()
 }
 
-pub async fn run_list(bucket: &str, since_ms: Option<i64>) -> Result<(), String> {
+pub async fn run_list(
+    stack: &StackArgs,
+    bucket: Option<&String>,
+    since_ms: Option<i64>,
+) -> Result<(), String> {
+    let outputs = stack.outputs().await?;
+    let bucket = &pick(bucket, outputs.as_ref(), "BucketName", "--bucket")?;
     let Clients { s3, .. } = clients().await?;
     let listed = list_quarantine(&s3, bucket, since_ms).await.map_err(|e| {
         one_line(
@@ -82,8 +90,8 @@ pub async fn run_list(bucket: &str, since_ms: Option<i64>) -> Result<(), String>
 
 /// Where replay takes the secrets to verify with.
 pub enum ReplaySecrets {
-    /// `--secret-id`: the stored current and previous secrets.
-    SecretId(String),
+    /// `--secret-id` (or the stack's WebhookSecretArn): the stored current and previous secrets.
+    SecretId(Option<String>),
     /// `--secret S …`: these, each as a current secret.
     Given(Vec<String>),
 }
@@ -91,10 +99,17 @@ pub enum ReplaySecrets {
 async fn verifiers(
     clients: &Clients,
     secrets: &ReplaySecrets,
+    outputs: Option<&StackOutputs>,
 ) -> Result<Vec<SignatureVerifier>, String> {
     match secrets {
         ReplaySecrets::SecretId(id) => {
-            let set = read_secrets(&clients.secrets, id)
+            let id = pick(
+                id.as_ref(),
+                outputs,
+                "WebhookSecretArn",
+                "--secret-id (or --secret)",
+            )?;
+            let set = read_secrets(&clients.secrets, &id)
                 .await
                 .map_err(|e| one_line("cannot read the webhook secret", &e.to_string()))?;
             Ok(vec![set.verifier()])
@@ -117,16 +132,20 @@ async fn verifiers(
 }
 
 pub async fn run_replay(
-    bucket: &str,
-    queue_url: &str,
+    stack: &StackArgs,
+    bucket: Option<&String>,
+    queue_url: Option<&String>,
     secrets: &ReplaySecrets,
     options: ReplayOptions,
 ) -> Result<(), String> {
+    let outputs = stack.outputs().await?;
+    let outputs = outputs.as_ref();
+    let bucket = &pick(bucket, outputs, "BucketName", "--bucket")?;
+    let queue_url = &pick(queue_url, outputs, "QueueUrl", "--queue-url")?;
     // The same paths as the relay: THUMBNAIL_PREFIX, REPLAY_WINDOW_SECONDS… as the stack set them.
-    let settings = PathSettings::from_lookup(|name| std::env::var(name).ok(), queue_url)
-        .map_err(|e| e.to_string())?;
+    let settings = path_settings(outputs, queue_url)?;
     let clients = clients().await?;
-    let verifiers = verifiers(&clients, secrets).await?;
+    let verifiers = verifiers(&clients, secrets, outputs).await?;
     let delivery = Delivery::new(
         settings,
         S3ObjectStore::new(clients.s3.clone(), bucket),

@@ -8,6 +8,7 @@ use millicast_webhook_relay::redrive::{Redriven, redrive_bucket};
 use millicast_webhook_relay::sqs::SqsEventQueue;
 
 use crate::aws_clients::{clients, one_line, sdk_error};
+use crate::target::{StackArgs, pick};
 
 /// One line per message: time, type/event, stream, and the fields that identify it.
 fn message_line(
@@ -61,12 +62,15 @@ fn message_line(
 }
 
 pub async fn run_tail(
-    queue_url: &str,
+    stack: &StackArgs,
+    queue_url: Option<&String>,
     delete: bool,
     json: bool,
     exit_when_empty: bool,
     wait_seconds: i32,
 ) -> Result<(), String> {
+    let outputs = stack.outputs().await?;
+    let queue_url = &pick(queue_url, outputs.as_ref(), "QueueUrl", "--queue-url")?;
     let sqs = clients().await?.sqs;
     loop {
         let receive = sqs
@@ -108,7 +112,15 @@ pub async fn run_tail(
     }
 }
 
-pub async fn run_redrive(bucket: &str, queue_url: &str, dry_run: bool) -> Result<(), String> {
+pub async fn run_redrive(
+    stack: &StackArgs,
+    bucket: Option<&String>,
+    queue_url: Option<&String>,
+    dry_run: bool,
+) -> Result<(), String> {
+    let outputs = stack.outputs().await?;
+    let bucket = &pick(bucket, outputs.as_ref(), "BucketName", "--bucket")?;
+    let queue_url = &pick(queue_url, outputs.as_ref(), "QueueUrl", "--queue-url")?;
     let crate::aws_clients::Clients { s3, sqs, .. } = clients().await?;
     let queue = SqsEventQueue::new(sqs, queue_url);
     let (mut sent, mut kept) = (0usize, 0usize);

@@ -4,6 +4,7 @@ use millicast_webhook_relay::secrets::Secret;
 use millicast_webhook_relay::secretsmanager::{SecretStored, store_new_secret};
 
 use crate::aws_clients::{clients, one_line};
+use crate::target::{StackArgs, pick};
 
 /// Reads the secret from standard input; on a terminal, without echoing it.
 fn read_secret() -> Result<String, String> {
@@ -20,7 +21,14 @@ fn read_secret() -> Result<String, String> {
     }
 }
 
-pub async fn run_set(secret_id: &str) -> Result<(), String> {
+pub async fn run_set(stack: &StackArgs, secret_id: Option<&String>) -> Result<(), String> {
+    let outputs = stack.outputs().await?;
+    let secret_id = &pick(
+        secret_id,
+        outputs.as_ref(),
+        "WebhookSecretArn",
+        "--secret-id",
+    )?;
     let text = read_secret()?;
     if text.trim().is_empty() {
         return Err("no secret on standard input (paste the secret the dashboard shows)".into());

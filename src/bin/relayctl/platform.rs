@@ -1,0 +1,212 @@
+//! `register`, `rotate` and `webhooks`: the relay and the platform's webhooks REST API.
+
+use std::time::Duration;
+
+use millicast_webhook_relay::lifecycle::{RegisterOptions, RoundTrip, register, rotate};
+use millicast_webhook_relay::platform::{HookSet, HookType, PlatformClient, WebhookUpdate};
+use millicast_webhook_relay::secretsmanager::SecretStored;
+
+use crate::aws_clients::clients;
+use crate::target::{RelayArgs, StackArgs, pick};
+
+fn platform() -> Result<PlatformClient, String> {
+    PlatformClient::from_env().map_err(|e| e.to_string())
+}
+
+/// Progress goes to standard error; the result line to standard output.
+fn progress(line: &str) {
+    eprintln!("{line}");
+}
+
+fn round_trip_line(round_trip: &RoundTrip) -> Result<String, String> {
+    match round_trip {
+        RoundTrip::Proven { elapsed, key } => Ok(format!(
+            "round trip proven in {:.2} s (platform → relay → s3: {key})",
+            elapsed.as_secs_f64()
+        )),
+        RoundTrip::NotTried(why) => Ok(format!("round trip not tried: {why}")),
+        RoundTrip::Failed(why) => Err(format!("round trip not proven: {why}")),
+    }
+}
+
+pub async fn run_register(
+    relay: &RelayArgs,
+    hooks: Option<&[String]>,
+    filter: Option<String>,
+    timeout: u64,
+) -> Result<(), String> {
+    let hooks = hooks
+        .map(|words| {
+            words.iter().try_fold(HookSet::none(), |set, word| {
+                word.parse::<HookType>()
+                    .map(|hook| set.with(hook))
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .transpose()?;
+    let platform = platform()?;
+    let target = relay.resolve().await?;
+    let clients = clients().await?;
+    let options = RegisterOptions {
+        hooks,
+        filter,
+        probe_timeout: Duration::from_secs(timeout),
+    };
+    let mut say = progress;
+    let registered = register(&platform, &clients, &target, &options, &mut say).await?;
+    let how = match (registered.created, registered.updated) {
+        (true, _) => "created",
+        (false, true) => "adopted and updated",
+        (false, false) => "adopted",
+    };
+    let secret = match registered.secret {
+        SecretStored::Replaced { .. } => "secret stored",
+        SecretStored::Unchanged => "secret already stored",
+    };
+    let round_trip = round_trip_line(&registered.round_trip);
+    println!(
+        "webhook {} {how} for {} (hooks {}); {secret}; {} recovered from quarantine; {}",
+        registered.webhook.id,
+        registered.webhook.url,
+        registered.webhook.hooks(),
+        registered.recovered,
+        round_trip.as_deref().unwrap_or("round trip not proven")
+    );
+    round_trip.map(|_| ())
+}
+
+pub async fn run_rotate(
+    relay: &RelayArgs,
+    webhook_id: Option<i64>,
+    timeout: u64,
+) -> Result<(), String> {
+    let platform = platform()?;
+    let target = relay.resolve().await?;
+    let clients = clients().await?;
+    let resume_args = relay_args_text(relay);
+    let mut say = progress;
+    let rotated = rotate(
+        &platform,
+        &clients,
+        &target,
+        webhook_id,
+        Duration::from_secs(timeout),
+        &resume_args,
+        &mut say,
+    )
+    .await
+    .map_err(|f| {
+        format!(
+            "rotate failed: {}; state: {}; resume with: {}",
+            f.error, f.state, f.resume
+        )
+    })?;
+    if let Some(window) = rotated.quarantine_window {
+        eprintln!(
+            "longest quarantine window: {:.2} s after the renewal",
+            window.as_secs_f64()
+        );
+    }
+    let round_trip = round_trip_line(&rotated.round_trip);
+    match &round_trip {
+        Ok(line) => eprintln!("{line}"),
+        Err(line) => eprintln!("{line}"),
+    }
+    if rotated.unverified == 0 {
+        println!(
+            "rotated webhook {}: {} deliveries recovered from quarantine, 0 lost",
+            rotated.webhook_id, rotated.recovered
+        );
+    } else {
+        println!(
+            "rotated webhook {}: {} deliveries recovered from quarantine, {} in quarantine verify with \
+             neither secret (forged, or lost: relayctl quarantine list)",
+            rotated.webhook_id, rotated.recovered, rotated.unverified
+        );
+    }
+    round_trip.map(|_| ())
+}
+
+/// The flags naming the relay, for resume commands.
+fn relay_args_text(relay: &RelayArgs) -> String {
+    let mut args = vec![relay.stack.as_args()];
+    for (flag, value) in [
+        ("--function-url", &relay.function_url),
+        ("--secret-id", &relay.secret_id),
+        ("--queue-url", &relay.queue_url),
+        ("--bucket", &relay.bucket),
+    ] {
+        if let Some(value) = value {
+            args.push(format!("{flag} {value}"));
+        }
+    }
+    args.retain(|a| !a.is_empty());
+    args.join(" ")
+}
+
+pub async fn run_webhooks(
+    stack: &StackArgs,
+    function_url: Option<&String>,
+    reenable: Option<i64>,
+    show_secret: bool,
+) -> Result<(), String> {
+    let platform = platform()?;
+    if let Some(id) = reenable {
+        let webhook = platform
+            .update_webhook(
+                id,
+                &WebhookUpdate {
+                    re_enable: Some(true),
+                    ..WebhookUpdate::default()
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        println!("re-enabled webhook {} ({})", webhook.id, webhook.url);
+        return Ok(());
+    }
+    let outputs = stack.outputs().await?;
+    let ours = match (function_url, &outputs) {
+        (None, None) => None,
+        _ => Some(pick(
+            function_url,
+            outputs.as_ref(),
+            "FunctionUrl",
+            "--function-url",
+        )?),
+    };
+    let webhooks = platform.all_webhooks().await.map_err(|e| e.to_string())?;
+    println!(
+        "  {:>6}  {:<56}  {:<58}  {:<16}  DISABLED",
+        "ID", "URL", "HOOKS", "FILTER"
+    );
+    for webhook in &webhooks {
+        let mark = match &ours {
+            Some(url)
+                if url
+                    .trim_end_matches('/')
+                    .eq_ignore_ascii_case(webhook.url.trim_end_matches('/')) =>
+            {
+                '*'
+            }
+            _ => ' ',
+        };
+        let disabled = webhook
+            .disabled
+            .as_ref()
+            .map(|d| format!("until {}: {}", d.until, d.reason))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{mark} {:>6}  {:<56}  {:<58}  {:<16}  {disabled}",
+            webhook.id,
+            webhook.url,
+            webhook.hooks().to_string(),
+            webhook.filter.as_deref().unwrap_or("-"),
+        );
+        if show_secret {
+            println!("          secret {}", webhook.secret.expose());
+        }
+    }
+    eprintln!("{} webhook(s)", webhooks.len());
+    Ok(())
+}
