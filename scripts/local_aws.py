@@ -43,6 +43,9 @@ def setup(stack: str, function_url: str) -> None:
     }
     outputs = {
         "FunctionUrl": function_url,
+        # The emulated function is `_` (cargo lambda watch --only-lambda-apis): the FunctionName
+        # dimension of its metrics.
+        "FunctionName": "_",
         "QueueUrl": queue_url,
         "BucketName": bucket,
         "DeadLetterQueueUrl": dlq_url,

@@ -45,11 +45,14 @@ traffic() { # count, rate: streams realistic deliveries and waits until all are 
   local id
   id=$(curl -sf -X POST "$PLATFORM/_local/traffic" -d "{\"count\":$1,\"rate\":$2}" | python -c 'import json,sys; print(json.load(sys.stdin)["id"])')
   until curl -sf "$PLATFORM/_local/traffic/$id" | python -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["done"] else 1)'; do sleep 0.5; done
-  curl -sf "$PLATFORM/_local/traffic/$id" | python -c 'import json,sys; d=json.load(sys.stdin); print(f"platform: {d[\"sent\"]} deliveries at {d[\"rate\"]:.0f}/s, answers {d[\"statuses\"]}")'
+  curl -sf "$PLATFORM/_local/traffic/$id" \
+    | python -c 'import json,sys; d=json.load(sys.stdin); print("platform: %d deliveries at %.0f/s, answers %s" % (d["sent"], d["rate"], d["statuses"]))'
 }
 
 echo "== building the relay and relayctl"
-cargo build --quiet --features cli --bins
+# The same features as `make test` builds with (dev-dependencies included), so that a run after
+# the tests reuses their build instead of compiling everything again.
+cargo build --quiet --features cli --all-targets
 RELAYCTL=target/debug/relayctl
 
 echo "== local AWS (moto) on 127.0.0.1:${MOTO_PORT}, local platform on 127.0.0.1:${PLATFORM_PORT}"
@@ -103,6 +106,10 @@ until curl -sf "$PLATFORM/_local/traffic" | python -c 'import json,sys; sys.exit
 
 echo "== every delivery the platform made, looked for where the relay put it"
 python scripts/local_aws.py verify "$PLATFORM" "$BUCKET" "$QUEUE_URL"
+
+echo "== relayctl status (the relay's EMF records put into local CloudWatch first, as CloudWatch Logs would)"
+python scripts/emf_to_cloudwatch.py "$LOG"
+"$RELAYCTL" status || true
 
 cat <<MSG
 

@@ -5,6 +5,14 @@
 //! This file parses the command line and dispatches; each group of commands has its module,
 //! and what is not about the command line lives in the library.
 
+/// Writes a line to standard output. A reader that went away (`relayctl … | head`) ends
+/// relayctl quietly, as it ends any Unix tool, instead of a panic on the closed pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_out(format_args!($($arg)*))
+    };
+}
+
 mod aws_clients;
 mod input;
 mod platform;
@@ -342,6 +350,13 @@ fn main() -> ExitCode {
             eprintln!("relayctl: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn write_out(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if writeln!(std::io::stdout().lock(), "{line}").is_err() {
+        std::process::exit(0);
     }
 }
 

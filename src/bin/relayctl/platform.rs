@@ -64,7 +64,7 @@ pub async fn run_register(
         SecretStored::Unchanged => "secret already stored",
     };
     let round_trip = round_trip_line(&registered.round_trip);
-    println!(
+    out!(
         "webhook {} {how} for {} (hooks {}); {secret}; {} recovered from quarantine; {}",
         registered.webhook.id,
         registered.webhook.url,
@@ -113,15 +113,18 @@ pub async fn run_rotate(
         Err(line) => eprintln!("{line}"),
     }
     if rotated.unverified == 0 {
-        println!(
+        out!(
             "rotated webhook {}: {} deliveries recovered from quarantine, 0 lost",
-            rotated.webhook_id, rotated.recovered
+            rotated.webhook_id,
+            rotated.recovered
         );
     } else {
-        println!(
+        out!(
             "rotated webhook {}: {} deliveries recovered from quarantine, {} in quarantine verify with \
              neither secret (forged, or lost: relayctl quarantine list)",
-            rotated.webhook_id, rotated.recovered, rotated.unverified
+            rotated.webhook_id,
+            rotated.recovered,
+            rotated.unverified
         );
     }
     round_trip.map(|_| ())
@@ -162,7 +165,7 @@ pub async fn run_webhooks(
             )
             .await
             .map_err(|e| e.to_string())?;
-        println!("re-enabled webhook {} ({})", webhook.id, webhook.url);
+        out!("re-enabled webhook {} ({})", webhook.id, webhook.url);
         return Ok(());
     }
     let outputs = stack.outputs().await?;
@@ -176,9 +179,12 @@ pub async fn run_webhooks(
         )?),
     };
     let webhooks = platform.all_webhooks().await.map_err(|e| e.to_string())?;
-    println!(
+    out!(
         "  {:>6}  {:<56}  {:<58}  {:<16}  DISABLED",
-        "ID", "URL", "HOOKS", "FILTER"
+        "ID",
+        "URL",
+        "HOOKS",
+        "FILTER"
     );
     for webhook in &webhooks {
         let mark = match &ours {
@@ -196,7 +202,7 @@ pub async fn run_webhooks(
             .as_ref()
             .map(|d| format!("until {}: {}", d.until, d.reason))
             .unwrap_or_else(|| "-".into());
-        println!(
+        out!(
             "{mark} {:>6}  {:<56}  {:<58}  {:<16}  {disabled}",
             webhook.id,
             webhook.url,
@@ -204,7 +210,7 @@ pub async fn run_webhooks(
             webhook.filter.as_deref().unwrap_or("-"),
         );
         if show_secret {
-            println!("          secret {}", webhook.secret.expose());
+            out!("          secret {}", webhook.secret.expose());
         }
     }
     eprintln!("{} webhook(s)", webhooks.len());

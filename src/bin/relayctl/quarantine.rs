@@ -23,7 +23,7 @@ use crate::target::{StackArgs, path_settings, pick};
 
 /// One row of `quarantine list`.
 fn row(received: &str, reason: &str, size: &str, kind: &str, stream: &str) -> String {
-    format!("{received:<24}  {reason:<18}  {size:>9}  {kind:<34}  {stream}")
+    format!("{received:<24}  {reason:<18}  {size:>9}  {kind:<38}  {stream}")
         .trim_end()
         .to_owned()
 }
@@ -42,7 +42,7 @@ pub async fn run_list(
             &e.0,
         )
     })?;
-    println!("{}", row("RECEIVED", "REASON", "SIZE", "KIND", "STREAM"));
+    out!("{}", row("RECEIVED", "REASON", "SIZE", "KIND", "STREAM"));
     for entry in &listed {
         let head = s3
             .head_object()
@@ -67,7 +67,7 @@ pub async fn run_list(
                 }
             }
         };
-        println!(
+        out!(
             "{}",
             row(
                 &kept
@@ -164,7 +164,7 @@ pub async fn run_replay(
             Replayed::Delivered(_) => replayed += 1,
             Replayed::WouldDeliver(path) => {
                 replayed += 1;
-                println!("would replay {key} ({path})");
+                out!("would replay {key} ({path})");
             }
             Replayed::Kept(reason) => {
                 kept += 1;
@@ -184,7 +184,7 @@ pub async fn run_replay(
     } else {
         "replayed"
     };
-    println!("{verb} {replayed}, kept {kept}");
+    out!("{verb} {replayed}, kept {kept}");
     if kept == 0 {
         Ok(())
     } else {

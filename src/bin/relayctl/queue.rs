@@ -134,7 +134,7 @@ pub async fn run_redrive(
             Redriven::Sent => sent += 1,
             Redriven::WouldSend => {
                 sent += 1;
-                println!("would send {key}");
+                out!("would send {key}");
             }
             Redriven::Kept(reason) => {
                 kept += 1;
@@ -145,7 +145,7 @@ pub async fn run_redrive(
     .await
     .map_err(|e| one_line(&format!("cannot list s3://{bucket}/undelivered/"), &e.0))?;
     let verb = if dry_run { "would redrive" } else { "redriven" };
-    println!("{verb} {sent}, kept {kept}");
+    out!("{verb} {sent}, kept {kept}");
     if kept == 0 {
         Ok(())
     } else {

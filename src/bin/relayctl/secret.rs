@@ -43,7 +43,7 @@ pub async fn run_set(stack: &StackArgs, secret_id: Option<&String>) -> Result<()
             version_id,
             previous,
         } => {
-            println!(
+            out!(
                 "stored a new secret in {secret_id} (version {version_id}){}",
                 if previous {
                     "; the replaced one is kept as previous"
@@ -52,7 +52,7 @@ pub async fn run_set(stack: &StackArgs, secret_id: Option<&String>) -> Result<()
                 }
             );
         }
-        SecretStored::Unchanged => println!("unchanged: {secret_id} already holds this secret"),
+        SecretStored::Unchanged => out!("unchanged: {secret_id} already holds this secret"),
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::input::{decode_secret, read_input};
 
 pub fn run_sign(secret: &str, file: Option<&Path>) -> Result<(), String> {
     let secret = decode_secret(secret)?;
-    println!("{}", sign(&secret, &read_input(file)?));
+    out!("{}", sign(&secret, &read_input(file)?));
     Ok(())
 }
 
@@ -19,7 +19,7 @@ pub fn list_samples() {
     JSON_SAMPLES
         .iter()
         .chain(["thumbnail"].iter())
-        .for_each(|name| println!("{name}"));
+        .for_each(|name| out!("{name}"));
 }
 
 /// The body and headers (signature excluded) of a webhook to send.
@@ -99,7 +99,7 @@ pub fn run_send(
         let answer = response.text().await.unwrap_or_default();
         Ok::<_, String>((status, answer))
     })?;
-    println!("{} {answer}", status.as_u16());
+    out!("{} {answer}", status.as_u16());
     if status.is_success() {
         Ok(())
     } else {
@@ -126,7 +126,7 @@ pub fn run_events(dir: &Path, check: bool) -> Result<(), String> {
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             std::fs::write(&path, text)
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            println!("{}", path.display());
+            out!("{}", path.display());
         }
     }
     if stale.is_empty() {

@@ -43,18 +43,18 @@ pub async fn run_status(stack: &StackArgs, json: bool) -> Result<(), String> {
             "healthy": red == 0,
             "checks": checks,
         });
-        println!("{report}");
+        out!("{report}");
     } else {
         let color = std::io::stdout().is_terminal();
         for check in &checks {
-            println!(
+            out!(
                 "{} {:<12} {}",
                 marker(check.level, color),
                 check.name,
                 check.summary
             );
             if let Some(command) = &check.command {
-                println!("{:<17} → {command}", "");
+                out!("{:<17} → {command}", "");
             }
         }
     }
