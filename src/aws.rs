@@ -10,7 +10,8 @@
 //!   request waits; when it is down, the delivery goes to quarantine instead).
 //!
 //! Worst cases: an event whose SQS send fails, then spills to S3: 5 + 10 = 15 s; a thumbnail:
-//! 10 (image) + 5 (announcement) + 10 (its spill) = 25 s.
+//! 10 (image) + 5 (announcement) + 10 (its spill) = 25 s; either after a re-read of the secret
+//! on a mismatch (3 s): 18 and 28 s, inside the 30 s function timeout.
 
 use std::time::Duration;
 

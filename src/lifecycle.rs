@@ -30,7 +30,7 @@ use crate::replay::{ReplayOptions, Replayed, list_quarantine, read_delivery, rep
 use crate::s3::S3ObjectStore;
 use crate::samples;
 use crate::secrets::SecretSet;
-use crate::secretsmanager::{SecretStored, read_secrets, store_new_secret};
+use crate::secretsmanager::{Previous, SecretStored, read_secrets, store_new_secret};
 use crate::signature::{Signature, sign};
 use crate::sqs::SqsEventQueue;
 
@@ -521,7 +521,8 @@ pub async fn register(
         .secret
         .decode()
         .map_err(|problem| format!("the platform's secret for webhook {} {problem}", webhook.id))?;
-    let stored = store_new_secret(&clients.secrets, &target.secret_id, secret).await?;
+    let stored =
+        store_new_secret(&clients.secrets, &target.secret_id, secret, Previous::Keep).await?;
     match &stored {
         SecretStored::Replaced { .. } => {
             say(&format!(
@@ -622,7 +623,7 @@ pub async fn rotate(
             "{} did not hold webhook {}'s current secret: storing it first",
             target.secret_id, webhook.id
         ));
-        store_new_secret(&clients.secrets, &target.secret_id, old)
+        store_new_secret(&clients.secrets, &target.secret_id, old, Previous::Keep)
             .await
             .map_err(untouched)?;
         tokio::time::sleep(target.refresh_interval + Duration::from_secs(1)).await;
@@ -655,7 +656,7 @@ pub async fn rotate(
         ),
         resume: format!("relayctl register {resume_args}"),
     })?;
-    store_new_secret(&clients.secrets, &target.secret_id, new)
+    store_new_secret(&clients.secrets, &target.secret_id, new, Previous::Keep)
         .await
         .map_err(|error| RotateFailure {
             error,

@@ -131,22 +131,32 @@ pub enum SecretStored {
     Unchanged,
 }
 
+/// Whether `store_new_secret` keeps the replaced secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Previous {
+    /// The replaced secret becomes `previous` (deliveries in flight still verify).
+    Keep,
+    /// No `previous` at all (after a leak, once no delivery signed with the old one can come).
+    Drop,
+}
+
 /// `relayctl secret set`: makes `new` the current secret, keeping the one it replaces as
-/// `previous` (`SecretSet::with_new_current`). A stored value that cannot be parsed (not
-/// written by this project) is replaced without a `previous`.
+/// `previous` (`SecretSet::with_new_current`) unless told to drop it. A stored value that cannot
+/// be parsed (not written by this project) is replaced without a `previous`.
 pub async fn store_new_secret(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
     new: Secret,
+    previous: Previous,
 ) -> Result<SecretStored, String> {
     let existing = match read_secrets(client, secret_id).await {
         Ok(secrets) => Some(secrets),
         Err(SecretReadError::Invalid { .. }) => None,
         Err(error) => return Err(error.to_string()),
     };
-    let updated = match &existing {
-        Some(secrets) => secrets.with_new_current(new),
-        None => SecretSet {
+    let updated = match (&existing, previous) {
+        (Some(secrets), Previous::Keep) => secrets.with_new_current(new),
+        _ => SecretSet {
             current: new,
             previous: None,
         },

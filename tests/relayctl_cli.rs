@@ -367,6 +367,25 @@ async fn secret_set_keeps_the_replaced_secret_and_never_echoes() {
         Some(SECRET.to_owned())
     );
 
+    // After a leak, once the renewal is complete: no previous secret at all.
+    let (ok, out, err) = relayctl_aws_with_input(
+        &[
+            "secret",
+            "set",
+            "--secret-id",
+            &secret_id,
+            "--drop-previous",
+        ],
+        input.as_bytes(),
+    );
+    assert!(ok, "{err}");
+    assert!(out.starts_with("stored a new secret"), "{out}");
+    let set = stored().await;
+    assert_eq!(
+        (set.current.to_base64(), set.previous),
+        (RENEWED.to_owned(), None)
+    );
+
     for (args, input, expected) in [
         (
             vec!["secret", "set", "--secret-id", secret_id.as_str()],

@@ -135,6 +135,7 @@ async fn a_renewal_loses_nothing() {
         &aws::secrets_client(&fixture.sdk),
         &secret_id,
         millicast_webhook_relay::secrets::Secret::from_base64(NEW_SECRET).unwrap(),
+        secretsmanager::Previous::Keep,
     )
     .await
     .unwrap();

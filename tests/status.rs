@@ -156,6 +156,7 @@ impl Rig {
     /// Asserts the one red line is `check`, mentions `says`, and is followed by `command`.
     fn assert_red(&self, check: &str, says: &str, command: &str) {
         let (ok, out, err) = self.status(&[], false);
+        println!("{out}"); // the screen, for `--nocapture`
         assert!(!ok, "{check} red must fail the command:\n{out}");
         assert_eq!(err.trim(), "relayctl: 1 check(s) red", "{out}");
         let line = Self::line(&out, check);

@@ -239,6 +239,9 @@ enum SecretCommand {
         /// Secrets Manager secret (name or ARN): the stack's WebhookSecretArn output.
         #[arg(long, env = "WEBHOOK_SECRET_ID")]
         secret_id: Option<String>,
+        /// Keep no `previous` secret (after a leak, once the renewal is complete).
+        #[arg(long)]
+        drop_previous: bool,
     },
 }
 
@@ -312,9 +315,11 @@ fn main() -> ExitCode {
                 dry_run,
             },
         )),
-        Command::Secret(SecretCommand::Set { stack, secret_id }) => {
-            block_on(secret::run_set(&stack, secret_id.as_ref()))
-        }
+        Command::Secret(SecretCommand::Set {
+            stack,
+            secret_id,
+            drop_previous,
+        }) => block_on(secret::run_set(&stack, secret_id.as_ref(), drop_previous)),
         Command::Register {
             relay,
             hooks,

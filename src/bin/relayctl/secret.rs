@@ -1,7 +1,7 @@
 //! `secret set`: the webhook secret copied from the dashboard, into Secrets Manager.
 
 use millicast_webhook_relay::secrets::Secret;
-use millicast_webhook_relay::secretsmanager::{SecretStored, store_new_secret};
+use millicast_webhook_relay::secretsmanager::{Previous, SecretStored, store_new_secret};
 
 use crate::aws_clients::{clients, one_line};
 use crate::target::{StackArgs, pick};
@@ -21,7 +21,11 @@ fn read_secret() -> Result<String, String> {
     }
 }
 
-pub async fn run_set(stack: &StackArgs, secret_id: Option<&String>) -> Result<(), String> {
+pub async fn run_set(
+    stack: &StackArgs,
+    secret_id: Option<&String>,
+    drop_previous: bool,
+) -> Result<(), String> {
     let outputs = stack.outputs().await?;
     let secret_id = &pick(
         secret_id,
@@ -35,7 +39,12 @@ pub async fn run_set(stack: &StackArgs, secret_id: Option<&String>) -> Result<()
     }
     let secret = Secret::from_base64(&text).map_err(|problem| format!("the secret {problem}"))?;
     let clients = clients().await?;
-    match store_new_secret(&clients.secrets, secret_id, secret)
+    let previous = if drop_previous {
+        Previous::Drop
+    } else {
+        Previous::Keep
+    };
+    match store_new_secret(&clients.secrets, secret_id, secret, previous)
         .await
         .map_err(|e| one_line("cannot store the secret", &e))?
     {
