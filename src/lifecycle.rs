@@ -24,7 +24,7 @@ use crate::clock::{now_ms, rfc3339_ms};
 use crate::config::PathSettings;
 use crate::delivery::Delivery;
 use crate::platform::{
-    HookSet, HookType, NewWebhook, PlatformClient, TestDelivery, Webhook, WebhookUpdate,
+    HookSet, HookType, NewWebhook, PlatformClient, TestDelivery, Webhook, WebhookUpdate, same_url,
 };
 use crate::replay::{ReplayOptions, Replayed, list_quarantine, read_delivery, replay_quarantine};
 use crate::s3::S3ObjectStore;
@@ -71,11 +71,6 @@ fn probe_stream_name() -> String {
         "{PROBE_STREAM_PREFIX}{:012x}",
         hasher.finish() & 0xffff_ffff_ffff
     )
-}
-
-fn same_url(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/')
-        .eq_ignore_ascii_case(b.trim_end_matches('/'))
 }
 
 /// The key of a thumbnail stored under `stream` (any account folder), if there is one.
@@ -726,14 +721,5 @@ mod tests {
             assert!(name.starts_with(PROBE_STREAM_PREFIX));
             assert!(crate::thumbnail::is_safe_segment(&name), "{name}");
         }
-    }
-
-    #[test]
-    fn urls_compare_without_a_trailing_slash_or_case() {
-        assert!(same_url(
-            "https://X.lambda-url.us-east-1.on.aws/",
-            "https://x.lambda-url.us-east-1.on.aws"
-        ));
-        assert!(!same_url("https://a.example/", "https://b.example/"));
     }
 }

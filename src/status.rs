@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::aws::Clients;
 use crate::keys::UNDELIVERED_PREFIX;
 use crate::metrics::{COUNT_METRICS, NAMESPACE};
-use crate::platform::{PlatformClient, PlatformError};
+use crate::platform::{PlatformClient, PlatformError, same_url};
 use crate::quarantine::QUARANTINE_PREFIX;
 use crate::stack::StackOutputs;
 
@@ -177,11 +177,7 @@ async fn webhook_check(platform: &PlatformClient, function_url: &str, stack: &st
     };
     let ours: Vec<_> = webhooks
         .iter()
-        .filter(|w| {
-            w.url
-                .trim_end_matches('/')
-                .eq_ignore_ascii_case(function_url.trim_end_matches('/'))
-        })
+        .filter(|w| same_url(&w.url, function_url))
         .collect();
     if ours.is_empty() {
         return Check::new(

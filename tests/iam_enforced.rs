@@ -329,27 +329,13 @@ async fn relayctl_works_with_the_operator_policy() {
     assert_eq!(lines, expected);
     // secret set reads and writes the stack's secret.
     let (id, key) = moto.keys("operator");
-    let output = Command::new(env!("CARGO_BIN_EXE_relayctl"))
-        .args(["secret", "set", "--secret-id", secret_id])
+    let mut set = Command::new(env!("CARGO_BIN_EXE_relayctl"));
+    set.args(["secret", "set", "--secret-id", secret_id])
         .env("AWS_ENDPOINT_URL", &moto.endpoint)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", id)
-        .env("AWS_SECRET_ACCESS_KEY", key)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        output
-            .stdin
-            .as_ref()
-            .unwrap()
-            .write_all(format!("{OTHER_SECRET}\n").as_bytes())
-            .unwrap();
-    }
-    let output = output.wait_with_output().unwrap();
+        .env("AWS_SECRET_ACCESS_KEY", key);
+    let output = run_with_input(set, format!("{OTHER_SECRET}\n").as_bytes());
     assert!(
         output.status.success(),
         "{}",

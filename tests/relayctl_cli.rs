@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use millicast_webhook_relay::samples::{JSON_SAMPLES, SAMPLE_JPEG};
@@ -11,17 +10,9 @@ use support::emulator::Deployment;
 use support::*;
 
 fn relayctl(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_relayctl"))
-        .args(args)
-        .env_remove("WEBHOOK_SECRET")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A command that fails before reading its input closes the pipe: that is not an error here.
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap()
+    let mut command = Command::new(env!("CARGO_BIN_EXE_relayctl"));
+    command.args(args).env_remove("WEBHOOK_SECRET");
+    run_with_input(command, stdin)
 }
 
 fn stdout(output: &Output) -> String {
@@ -313,14 +304,7 @@ fn aws_commands_fail_with_one_line_reasons() {
 
 /// relayctl against moto with `stdin` as its standard input; (success, stdout, stderr).
 fn relayctl_aws_with_input(args: &[&str], stdin: &[u8]) -> (bool, String, String) {
-    let mut child = relayctl_aws(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    let output = child.wait_with_output().unwrap();
+    let output = run_with_input(relayctl_aws(args), stdin);
     (
         output.status.success(),
         stdout(&output),

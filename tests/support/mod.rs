@@ -132,6 +132,22 @@ pub async fn sdk_config_with(
         .await
 }
 
+/// Runs `command` with `stdin` as its standard input and waits for it. A command that fails
+/// before reading its input closes the pipe: that is not an error here.
+pub fn run_with_input(mut command: Command, stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the command");
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(stdin);
+    }
+    child.wait_with_output().expect("wait for the command")
+}
+
 /// A loopback port that was free a moment ago (nothing listens on it when this returns).
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use millicast_webhook_relay::lifecycle::{RegisterOptions, RoundTrip, register, rotate};
-use millicast_webhook_relay::platform::{HookSet, HookType, PlatformClient, WebhookUpdate};
+use millicast_webhook_relay::platform::{
+    HookSet, HookType, PlatformClient, WebhookUpdate, same_url,
+};
 use millicast_webhook_relay::secretsmanager::SecretStored;
 
 use crate::aws_clients::clients;
@@ -188,13 +190,7 @@ pub async fn run_webhooks(
     );
     for webhook in &webhooks {
         let mark = match &ours {
-            Some(url)
-                if url
-                    .trim_end_matches('/')
-                    .eq_ignore_ascii_case(webhook.url.trim_end_matches('/')) =>
-            {
-                '*'
-            }
+            Some(url) if same_url(url, &webhook.url) => '*',
             _ => ' ',
         };
         let disabled = webhook
