@@ -53,6 +53,11 @@ impl Rig {
                 ("WEBHOOK_SECRET", ""),
                 ("WEBHOOK_SECRET_ID", &relay_reads),
                 ("SECRET_REFRESH_SECONDS", refresh_seconds),
+                // The default (1,200 per instance and calendar minute) assumes one S3 PUT per
+                // quarantined delivery bounds an instance to ~20/s, as on AWS; against local
+                // moto three instances take 115/s, and a 36 s renewal window inside one
+                // calendar minute would hit it (the cap has its own test).
+                ("QUARANTINE_PER_MINUTE", "6000"),
             ],
             instances,
         )
