@@ -12,12 +12,23 @@
 //! Worst cases: an event whose SQS send fails, then spills to S3: 5 + 10 = 15 s; a thumbnail:
 //! 10 (image) + 5 (announcement) + 10 (its spill) = 25 s; either after a re-read of the secret
 //! on a mismatch (3 s): 18 and 28 s, inside the 30 s function timeout.
+//!
+//! TLS: the Lambda trusts the five Amazon Trust Services roots, compiled in, instead of the
+//! system trust store. The SDK's default client reads `/etc/ssl/certs` (one bundle and ~290
+//! files) and parses every root while the clients are built: 4–6 ms of an ~8 ms init (README,
+//! Performance). AWS service endpoints chain to these roots; relayctl, run on operators'
+//! machines (perhaps behind a TLS-inspecting proxy), keeps the system store.
 
 use std::time::Duration;
 
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
+use aws_sdk_sqs::config::SharedHttpClient;
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const SQS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -34,6 +45,13 @@ pub fn retry_config() -> RetryConfig {
         .with_max_backoff(Duration::from_secs(1))
 }
 
+/// Stalled-stream protection ends a call whose body moves under 1 B/s for its grace period
+/// (20 s); every attempt here ends within 1–5 s, so it could never act, yet it wraps each request
+/// and response body with throughput bookkeeping and a timer.
+fn no_stalled_stream_protection() -> StalledStreamProtectionConfig {
+    StalledStreamProtectionConfig::disabled()
+}
+
 fn timeouts(attempt: Duration, operation: Duration) -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT)
@@ -48,10 +66,67 @@ pub fn with_relay_defaults(loader: ConfigLoader) -> ConfigLoader {
 }
 
 /// Loads region, credentials and endpoint overrides (`AWS_ENDPOINT_URL`, …) from the environment.
+/// HTTPS trusts the system's roots (relayctl).
 pub async fn load_sdk_config() -> SdkConfig {
     with_relay_defaults(aws_config::defaults(BehaviorVersion::latest()))
         .load()
         .await
+}
+
+/// The Lambda's SDK config: [`load_sdk_config`], with HTTPS trusting only [`AMAZON_ROOTS_PEM`].
+///
+/// Lambda puts the region and the function's credentials in the environment, where the
+/// default chains look first; taking them from there directly gives the same values without
+/// building the rest of the chains (an STS client for web identity, IMDS clients). Without
+/// them (not on Lambda), the default chains run as usual.
+///
+/// The China partition (`cn-*` regions) keeps the system trust store: its endpoints are run
+/// apart from the other partitions, and nothing here has checked which roots they chain to.
+pub async fn load_lambda_sdk_config() -> Result<SdkConfig, aws_smithy_http_client::HttpClientError>
+{
+    let region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()));
+    let trust_store = match &region {
+        Some(region) if region.starts_with("cn-") => TrustStore::default(),
+        _ => amazon_trust_store(),
+    };
+    let mut loader = with_relay_defaults(aws_config::defaults(BehaviorVersion::latest()))
+        .http_client(https_client(trust_store)?);
+    let set = |name: &str| std::env::var(name).is_ok_and(|value| !value.is_empty());
+    if let Some(region) = region {
+        loader = loader.region(Region::new(region));
+    }
+    if set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY") {
+        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+    }
+    Ok(loader.load().await)
+}
+
+/// The self-signed certificates of the Amazon Trust Services roots — Amazon Root CA 1 to 4 and
+/// Starfield Services Root Certificate Authority - G2 — which Amazon recommends a custom trust
+/// store include, all five (<https://www.amazontrust.com/repository/>). Taken from Debian's
+/// ca-certificates 20230311 (Mozilla's root store); tests/tls.rs checks each against the
+/// SHA-256 fingerprints Amazon publishes there.
+pub const AMAZON_ROOTS_PEM: &str = include_str!("amazon_roots.pem");
+
+/// A trust store of [`AMAZON_ROOTS_PEM`] only: nothing read from disk.
+pub fn amazon_trust_store() -> TrustStore {
+    TrustStore::empty().with_pem_certificate(AMAZON_ROOTS_PEM.as_bytes())
+}
+
+/// An HTTPS client on the SDK's own TLS stack (hyper 1, rustls with aws-lc, the SDK's cipher
+/// suites) that trusts `trust_store`. Plain `http://` endpoints (local moto) work as well.
+pub fn https_client(
+    trust_store: TrustStore,
+) -> Result<SharedHttpClient, aws_smithy_http_client::HttpClientError> {
+    let context = TlsContext::builder()
+        .with_trust_store(trust_store)
+        .build()?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https())
 }
 
 /// `force_path_style` for local S3 servers, which cannot serve `bucket.host` addresses.
@@ -59,6 +134,7 @@ pub fn s3_client(sdk_config: &SdkConfig, force_path_style: bool) -> aws_sdk_s3::
     let config = aws_sdk_s3::config::Builder::from(sdk_config)
         .force_path_style(force_path_style)
         .timeout_config(timeouts(S3_ATTEMPT_TIMEOUT, S3_OPERATION_TIMEOUT))
+        .stalled_stream_protection(no_stalled_stream_protection())
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
@@ -66,6 +142,7 @@ pub fn s3_client(sdk_config: &SdkConfig, force_path_style: bool) -> aws_sdk_s3::
 pub fn sqs_client(sdk_config: &SdkConfig) -> aws_sdk_sqs::Client {
     let config = aws_sdk_sqs::config::Builder::from(sdk_config)
         .timeout_config(timeouts(SQS_ATTEMPT_TIMEOUT, SQS_OPERATION_TIMEOUT))
+        .stalled_stream_protection(no_stalled_stream_protection())
         .build();
     aws_sdk_sqs::Client::from_conf(config)
 }
@@ -73,6 +150,7 @@ pub fn sqs_client(sdk_config: &SdkConfig) -> aws_sdk_sqs::Client {
 pub fn secrets_client(sdk_config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
     let config = aws_sdk_secretsmanager::config::Builder::from(sdk_config)
         .timeout_config(timeouts(SECRETS_ATTEMPT_TIMEOUT, SECRETS_OPERATION_TIMEOUT))
+        .stalled_stream_protection(no_stalled_stream_protection())
         .build();
     aws_sdk_secretsmanager::Client::from_conf(config)
 }

@@ -6,6 +6,7 @@
 //! against the [`store::ObjectStore`] and [`store::EventQueue`] ports, with the secrets of a
 //! [`secrets::SecretStore`].
 
+pub mod allocator;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod clock;

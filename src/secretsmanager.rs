@@ -55,10 +55,11 @@ impl SecretSource for SecretsManagerSource {
     }
 }
 
-/// The secret store `config` asks for: literal values, or the Secrets Manager secret read now.
+/// The secret store `config` asks for: literal values, or the Secrets Manager secret read now
+/// through the client `client` builds (only then: building one is a sizeable part of init).
 pub async fn secret_store(
     config: &SecretConfig,
-    client: aws_sdk_secretsmanager::Client,
+    client: impl FnOnce() -> aws_sdk_secretsmanager::Client,
 ) -> SecretStore {
     match config {
         SecretConfig::Literal(secrets) => SecretStore::fixed(secrets),
@@ -66,7 +67,7 @@ pub async fn secret_store(
             secret_id,
             refresh_interval,
         } => {
-            let source = SecretsManagerSource::new(client, secret_id.clone());
+            let source = SecretsManagerSource::new(client(), secret_id.clone());
             SecretStore::load(Arc::new(source), *refresh_interval).await
         }
     }

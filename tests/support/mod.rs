@@ -405,7 +405,7 @@ impl Fixture {
             &config.thumbnail_bucket,
         );
         let queue = SqsEventQueue::new(self.sqs.clone(), &config.event_queue_url);
-        let secrets = secret_store(&config.secrets, aws::secrets_client(secrets_sdk)).await;
+        let secrets = secret_store(&config.secrets, || aws::secrets_client(secrets_sdk)).await;
         Relay::new(config, secrets, store, queue).with_log_sink(CapturedLog::default().sink())
     }
 
