@@ -1,10 +1,16 @@
 //! System benchmark of the built relay binary (`target/release/webhook-relay`) under a minimal
-//! Lambda Runtime API served here on 127.0.0.1, against moto S3/SQS:
-//! - init: process start → its first `GET /runtime/invocation/next` (config read, clients built);
+//! Lambda Runtime API served here on 127.0.0.1, against moto S3/SQS/Secrets Manager:
+//! - init: process start → its first `GET /runtime/invocation/next` (config read, clients built),
+//!   with `WEBHOOK_SECRET` and with `WEBHOOK_SECRET_ID` (the secret read from moto at init),
+//!   and one local `GetSecretValue` round trip on a new connection, for comparison;
 //! - first invocation after a cold start vs warm invocations (Runtime API round trip included);
+//! - CPU of the whole process per JSON event (utime + stime from `/proc/<pid>/stat`, the SQS
+//!   send, the Runtime API client and logging included), over rounds of 1,000 events;
 //! - peak RSS (VmHWM) after 1,000 mixed events.
 //!
 //! Prints one JSON object on stdout (read by scripts/bench_report.py). Run with `make bench`.
+//! `RELAY_BENCH_ONLY=init|invoke|cpu|rss` runs one section (for profiling; `cpu` prints the
+//! relay's pid on stderr and waits `RELAY_BENCH_CPU_DELAY` seconds before its rounds).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -23,6 +29,9 @@ const COLD_STARTS: usize = 25;
 const INVOKE_RUNS: usize = 7;
 const WARM_INVOCATIONS: usize = 30;
 const RSS_EVENTS: usize = 1000;
+const CPU_WARM_UP: usize = 100;
+const CPU_ROUNDS: usize = 5;
+const CPU_EVENTS: usize = 1000;
 
 /// What the Runtime API saw.
 enum Seen {
@@ -106,6 +115,19 @@ struct Env {
     moto: String,
     bucket: String,
     queue_url: String,
+    secret_id: String,
+}
+
+/// Where the relay reads its webhook secret.
+#[derive(Clone, Copy)]
+enum SecretMode {
+    /// `WEBHOOK_SECRET`: no I/O at init.
+    Literal,
+    /// `WEBHOOK_SECRET_ID`: one `GetSecretValue` at init.
+    SecretsManager,
+    /// `WEBHOOK_SECRET` with `QUARANTINE=false`: a delivery that does not verify is answered
+    /// 401 without any AWS call.
+    LiteralNoQuarantine,
 }
 
 struct Process {
@@ -122,15 +144,27 @@ impl Drop for Process {
     }
 }
 
-async fn start(env: &Env) -> Process {
+async fn start(env: &Env, mode: SecretMode) -> Process {
+    start_binary(env, &env.binary, mode).await
+}
+
+async fn start_binary(env: &Env, binary: &std::path::Path, mode: SecretMode) -> Process {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (events_tx, events_rx) = mpsc::channel(1);
     let (seen_tx, seen_rx) = mpsc::unbounded_channel();
     tokio::spawn(runtime_api(listener, events_rx, seen_tx));
+    let mut command = Command::new(binary);
+    command.env_clear();
+    match mode {
+        SecretMode::Literal => command.env("WEBHOOK_SECRET", samples::TEST_SECRET),
+        SecretMode::SecretsManager => command.env("WEBHOOK_SECRET_ID", &env.secret_id),
+        SecretMode::LiteralNoQuarantine => command
+            .env("WEBHOOK_SECRET", samples::TEST_SECRET)
+            .env("QUARANTINE", "false"),
+    };
     let started = Instant::now();
-    let child = Command::new(&env.binary)
-        .env_clear()
+    let mut child = command
         .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
         .env("AWS_LAMBDA_FUNCTION_NAME", "relay")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
@@ -140,14 +174,17 @@ async fn start(env: &Env) -> Process {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_ENDPOINT_URL", &env.moto)
-        .env("WEBHOOK_SECRET", samples::TEST_SECRET)
         .env("THUMBNAIL_BUCKET", &env.bucket)
         .env("EVENT_QUEUE_URL", &env.queue_url)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        // A pipe, as on Lambda (its log records are written there), read and dropped here.
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("run target/release/webhook-relay (cargo build --release --bin webhook-relay)");
+    if let Some(mut stdout) = child.stdout.take() {
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    }
     Process {
         child,
         events: events_tx,
@@ -180,6 +217,32 @@ impl Process {
         }
     }
 
+    /// CPU time the whole process (all threads) has used so far, in clock ticks: (user, system).
+    fn cpu_ticks(&self) -> (u64, u64) {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after the command name, which ends at the last ')': state is field 3,
+        // utime 14 and stime 15 (proc(5)).
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
+            .split_whitespace()
+            .collect();
+        (fields[11].parse().unwrap(), fields[12].parse().unwrap())
+    }
+
+    /// CPU time of all the process's threads so far, in ns (schedstat: finer than `stat`).
+    fn cpu_ns(&self) -> u64 {
+        std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
+            .unwrap()
+            .map(|task| {
+                let stat = std::fs::read_to_string(task.unwrap().path().join("schedstat")).unwrap();
+                stat.split_whitespace()
+                    .next()
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap()
+            })
+            .sum()
+    }
+
     fn peak_rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         status
@@ -191,8 +254,12 @@ impl Process {
 }
 
 fn json_event(name: &str, ts: i64) -> String {
+    json_event_signed_with(name, ts, SECRET)
+}
+
+fn json_event_signed_with(name: &str, ts: i64, key: &[u8]) -> String {
     let body = samples::json_sample(name, ts).unwrap();
-    let signature = sign(SECRET, body.as_bytes());
+    let signature = sign(key, body.as_bytes());
     samples::function_url_event(
         "POST",
         &[
@@ -223,6 +290,37 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+fn clock_ticks_per_second() -> f64 {
+    let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+fn json_events(count: usize) -> Vec<String> {
+    json_events_signed_with(count, SECRET)
+}
+
+fn json_events_signed_with(count: usize, key: &[u8]) -> Vec<String> {
+    (0..count)
+        .map(|i| {
+            json_event_signed_with(
+                JSON_SAMPLES[i % JSON_SAMPLES.len()],
+                millicast_webhook_relay::clock::now_ms(),
+                key,
+            )
+        })
+        .collect()
+}
+
+/// An SDK config for moto (the harness's own clients).
+async fn moto_sdk(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "bench"))
+        .load()
+        .await
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it.
@@ -247,12 +345,7 @@ async fn main() {
         .read_line(&mut port)
         .unwrap();
     let moto_endpoint = format!("http://127.0.0.1:{}", port.trim());
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&moto_endpoint)
-        .credentials_provider(Credentials::new("test", "test", None, None, "bench"))
-        .load()
-        .await;
+    let sdk = moto_sdk(&moto_endpoint).await;
     let s3 = millicast_webhook_relay::aws::s3_client(&sdk, true);
     let sqs = millicast_webhook_relay::aws::sqs_client(&sdk);
     s3.create_bucket().bucket("bench").send().await.unwrap();
@@ -264,75 +357,244 @@ async fn main() {
         .unwrap()
         .queue_url
         .unwrap();
+    let secret_id = "bench-webhook-secret".to_owned();
+    millicast_webhook_relay::aws::secrets_client(&sdk)
+        .create_secret()
+        .name(&secret_id)
+        .secret_string(format!(r#"{{"current":"{}"}}"#, samples::TEST_SECRET))
+        .send()
+        .await
+        .unwrap();
     let env = Env {
         binary,
         moto: moto_endpoint,
         bucket: "bench".into(),
         queue_url,
+        secret_id,
     };
-
-    // Init: process start to the first poll, no invocation.
-    let mut init = Vec::new();
-    for _ in 0..COLD_STARTS {
-        let mut process = start(&env).await;
-        let polled = process.next_poll().await;
-        init.push(ms(polled - process.started));
-    }
-
-    // First invocation after a cold start vs warm ones.
-    let (mut first, mut warm) = (Vec::new(), Vec::new());
-    for _ in 0..INVOKE_RUNS {
-        let mut process = start(&env).await;
-        process.next_poll().await;
-        let (latency, body) = process
-            .invoke(json_event(
-                "feeds-started",
-                millicast_webhook_relay::clock::now_ms(),
-            ))
-            .await;
-        assert!(body.contains("200"), "{body}");
-        first.push(ms(latency));
-        for i in 0..WARM_INVOCATIONS {
-            let name = JSON_SAMPLES[i % JSON_SAMPLES.len()];
-            let (latency, _) = process
-                .invoke(json_event(name, millicast_webhook_relay::clock::now_ms()))
-                .await;
-            warm.push(ms(latency));
+    // A development aid, not part of `make bench`: `RELAY_BENCH_AB=/path/a,/path/b` compares
+    // builds, alternating cold starts, then rounds of JSON events, between them (so that both
+    // see the same machine), with CPU from schedstat.
+    if let Ok(ab) = std::env::var("RELAY_BENCH_AB") {
+        let binaries: Vec<PathBuf> = ab.split(',').map(PathBuf::from).collect();
+        let mut init = vec![Vec::new(); binaries.len()];
+        for _ in 0..COLD_STARTS {
+            for (binary, samples) in binaries.iter().zip(&mut init) {
+                let mut process = start_binary(&env, binary, SecretMode::Literal).await;
+                let polled = process.next_poll().await;
+                samples.push(ms(polled - process.started));
+            }
         }
+        let mut processes = Vec::new();
+        for binary in &binaries {
+            let mut process = start_binary(&env, binary, SecretMode::Literal).await;
+            process.next_poll().await;
+            for event in json_events(CPU_WARM_UP) {
+                process.invoke(event).await;
+            }
+            processes.push(process);
+        }
+        let mut cpu_us = vec![Vec::new(); binaries.len()];
+        for _ in 0..20 {
+            for (process, samples) in processes.iter_mut().zip(&mut cpu_us) {
+                let events = json_events(250);
+                let before = process.cpu_ns();
+                for event in events {
+                    let (_, body) = process.invoke(event).await;
+                    assert!(body.contains("forwarded"), "{body}");
+                }
+                samples.push((process.cpu_ns() - before) as f64 / 250.0 / 1000.0);
+            }
+        }
+        drop(processes);
+        let _ = moto.kill();
+        let _ = moto.wait();
+        for ((binary, init), cpu) in binaries.iter().zip(init).zip(cpu_us) {
+            println!(
+                "{} init_ms {} cpu_us_per_event {}",
+                binary.display(),
+                stats(init),
+                stats(cpu)
+            );
+        }
+        return;
+    }
+    let only = std::env::var("RELAY_BENCH_ONLY").ok();
+    let runs = |section: &str| only.as_deref().is_none_or(|only| only == section);
+    let mut report = serde_json::Map::new();
+    report.insert(
+        "binary_bytes".into(),
+        std::fs::metadata(&env.binary)
+            .map(|m| m.len())
+            .unwrap_or(0)
+            .into(),
+    );
+
+    if runs("init") {
+        // Init: process start to the first poll, no invocation. The two secret modes and one
+        // GetSecretValue round trip of our own (a new client, so a new connection: what the
+        // Secrets Manager mode adds to init at best) alternate, so that all three see the same
+        // machine and the same moto: moto answers a request after an idle moment more slowly
+        // (~5 ms) than one of a back-to-back series (~3 ms), and the relay's read at init is
+        // always the former.
+        let (mut literal, mut secrets_manager, mut round_trip) =
+            (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..COLD_STARTS {
+            for (mode, samples) in [
+                (SecretMode::Literal, &mut literal),
+                (SecretMode::SecretsManager, &mut secrets_manager),
+            ] {
+                let mut process = start(&env, mode).await;
+                let polled = process.next_poll().await;
+                samples.push(ms(polled - process.started));
+                // The secret was read: the relay verifies (200), it does not quarantine (503).
+                let (_, body) = process
+                    .invoke(json_event(
+                        "feeds-started",
+                        millicast_webhook_relay::clock::now_ms(),
+                    ))
+                    .await;
+                assert!(body.contains("200"), "{body}");
+                drop(process);
+                if let SecretMode::Literal = mode {
+                    let client =
+                        millicast_webhook_relay::aws::secrets_client(&moto_sdk(&env.moto).await);
+                    // As long as a relay's init before its read.
+                    tokio::time::sleep(Duration::from_millis(3)).await;
+                    let sent = Instant::now();
+                    client
+                        .get_secret_value()
+                        .secret_id(&env.secret_id)
+                        .send()
+                        .await
+                        .unwrap();
+                    round_trip.push(ms(sent.elapsed()));
+                }
+            }
+        }
+        report.insert("init_ms".into(), stats(literal));
+        report.insert("init_secrets_manager_ms".into(), stats(secrets_manager));
+        report.insert("secret_round_trip_ms".into(), stats(round_trip));
     }
 
-    // Peak RSS after 1,000 mixed events: JSON events, 6 KB thumbnails, and a 1 MB one every 100.
-    let mut process = start(&env).await;
-    let big: Vec<u8> = SAMPLE_JPEG.iter().copied().cycle().take(1 << 20).collect();
-    for i in 0..RSS_EVENTS {
-        let ts = millicast_webhook_relay::clock::now_ms();
-        let event = match i % 10 {
-            9 if i % 100 == 99 => {
-                let mut image = big.clone();
-                image.extend_from_slice(&(i as u32).to_be_bytes());
-                thumbnail_event(&image, ts)
+    if runs("invoke") {
+        // First invocation after a cold start vs warm ones.
+        let (mut first, mut warm) = (Vec::new(), Vec::new());
+        for _ in 0..INVOKE_RUNS {
+            let mut process = start(&env, SecretMode::Literal).await;
+            process.next_poll().await;
+            let (latency, body) = process
+                .invoke(json_event(
+                    "feeds-started",
+                    millicast_webhook_relay::clock::now_ms(),
+                ))
+                .await;
+            assert!(body.contains("200"), "{body}");
+            first.push(ms(latency));
+            for i in 0..WARM_INVOCATIONS {
+                let name = JSON_SAMPLES[i % JSON_SAMPLES.len()];
+                let (latency, _) = process
+                    .invoke(json_event(name, millicast_webhook_relay::clock::now_ms()))
+                    .await;
+                warm.push(ms(latency));
             }
-            9 => {
-                let mut image = SAMPLE_JPEG.to_vec();
-                image.extend_from_slice(&(i as u32).to_be_bytes());
-                thumbnail_event(&image, ts)
-            }
-            _ => json_event(JSON_SAMPLES[i % JSON_SAMPLES.len()], ts),
-        };
-        let (_, body) = process.invoke(event).await;
-        assert!(body.contains("200"), "event {i}: {body}");
+        }
+        report.insert("first_invoke_ms".into(), stats(first));
+        report.insert("warm_invoke_ms".into(), stats(warm));
     }
-    let peak_rss_kib = process.peak_rss_kib();
-    drop(process);
+
+    if runs("cpu") {
+        // CPU of the whole relay process per JSON event: rounds of CPU_EVENTS events after a
+        // warm-up, each round's utime + stime delta divided by its events (built before the
+        // round, so that signing them does not compete with the relay). Beside it, rounds of
+        // the same events signed with another key to a relay that answers them 401 without any
+        // AWS call (QUARANTINE=false): the same runtime, parsing, verification and log record,
+        // no SQS send. The two alternate, round by round, so that both see the same machine.
+        let mut forwarding = start(&env, SecretMode::Literal).await;
+        forwarding.next_poll().await;
+        let mut rejecting = start(&env, SecretMode::LiteralNoQuarantine).await;
+        rejecting.next_poll().await;
+        let wrong_key = b"another key, not the relay's one".as_slice();
+        let rounds: [(&mut Process, &[u8], &str); 2] = [
+            (&mut forwarding, SECRET, "forwarded"),
+            (&mut rejecting, wrong_key, "invalid_signature"),
+        ];
+        for (process, key, outcome) in rounds {
+            for event in json_events_signed_with(CPU_WARM_UP, key) {
+                let (_, body) = process.invoke(event).await;
+                assert!(body.contains(outcome), "{body}");
+            }
+        }
+        if let Some(delay) = std::env::var("RELAY_BENCH_CPU_DELAY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            eprintln!("relay pid {}", forwarding.child.id());
+            tokio::time::sleep(Duration::from_secs(delay)).await;
+        }
+        let ticks_per_second = clock_ticks_per_second();
+        let per_event = |ticks: u64| ticks as f64 / ticks_per_second * 1000.0 / CPU_EVENTS as f64;
+        let (mut per_event_ms, mut user_ms, mut system_ms, mut rejected_ms) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..CPU_ROUNDS {
+            let rounds: [(&mut Process, &[u8], &str); 2] = [
+                (&mut forwarding, SECRET, "forwarded"),
+                (&mut rejecting, wrong_key, "invalid_signature"),
+            ];
+            for (process, key, outcome) in rounds {
+                let events = json_events_signed_with(CPU_EVENTS, key);
+                let before = process.cpu_ticks();
+                for event in events {
+                    let (_, body) = process.invoke(event).await;
+                    assert!(body.contains(outcome), "{body}");
+                }
+                let after = process.cpu_ticks();
+                let (user, system) = (after.0 - before.0, after.1 - before.1);
+                if outcome == "forwarded" {
+                    per_event_ms.push(per_event(user + system));
+                    user_ms.push(per_event(user));
+                    system_ms.push(per_event(system));
+                } else {
+                    rejected_ms.push(per_event(user + system));
+                }
+            }
+        }
+        report.insert("cpu_per_json_event_ms".into(), stats(per_event_ms));
+        report.insert("cpu_user_per_json_event_ms".into(), stats(user_ms));
+        report.insert("cpu_system_per_json_event_ms".into(), stats(system_ms));
+        report.insert("cpu_per_rejected_event_ms".into(), stats(rejected_ms));
+        report.insert("cpu_events_per_round".into(), CPU_EVENTS.into());
+    }
+
+    if runs("rss") {
+        // Peak RSS after 1,000 mixed events: JSON events, 6 KB thumbnails, and a 1 MB one
+        // every 100.
+        let mut process = start(&env, SecretMode::Literal).await;
+        let big: Vec<u8> = SAMPLE_JPEG.iter().copied().cycle().take(1 << 20).collect();
+        for i in 0..RSS_EVENTS {
+            let ts = millicast_webhook_relay::clock::now_ms();
+            let event = match i % 10 {
+                9 if i % 100 == 99 => {
+                    let mut image = big.clone();
+                    image.extend_from_slice(&(i as u32).to_be_bytes());
+                    thumbnail_event(&image, ts)
+                }
+                9 => {
+                    let mut image = SAMPLE_JPEG.to_vec();
+                    image.extend_from_slice(&(i as u32).to_be_bytes());
+                    thumbnail_event(&image, ts)
+                }
+                _ => json_event(JSON_SAMPLES[i % JSON_SAMPLES.len()], ts),
+            };
+            let (_, body) = process.invoke(event).await;
+            assert!(body.contains("200"), "event {i}: {body}");
+        }
+        report.insert(
+            "peak_rss_kib_after_1000_events".into(),
+            process.peak_rss_kib().into(),
+        );
+    }
     let _ = moto.kill();
     let _ = moto.wait();
-
-    let report = serde_json::json!({
-        "init_ms": stats(init),
-        "first_invoke_ms": stats(first),
-        "warm_invoke_ms": stats(warm),
-        "peak_rss_kib_after_1000_events": peak_rss_kib,
-        "binary_bytes": std::fs::metadata(&env.binary).map(|m| m.len()).unwrap_or(0),
-    });
-    println!("{report}");
+    println!("{}", serde_json::Value::Object(report));
 }
