@@ -373,16 +373,22 @@ async fn main() {
         secret_id,
     };
     // A development aid, not part of `make bench`: `RELAY_BENCH_AB=/path/a,/path/b` compares
-    // builds, alternating cold starts, then rounds of JSON events, between them (so that both
-    // see the same machine), with CPU from schedstat.
+    // builds, alternating cold starts (init, then the first invocation: the first SQS send
+    // builds the HTTPS connector and its trust store), then rounds of JSON events, between them
+    // (so that both see the same machine), with CPU from schedstat.
     if let Ok(ab) = std::env::var("RELAY_BENCH_AB") {
         let binaries: Vec<PathBuf> = ab.split(',').map(PathBuf::from).collect();
         let mut init = vec![Vec::new(); binaries.len()];
+        let mut first = vec![Vec::new(); binaries.len()];
         for _ in 0..COLD_STARTS {
-            for (binary, samples) in binaries.iter().zip(&mut init) {
+            for ((binary, init), first) in binaries.iter().zip(&mut init).zip(&mut first) {
                 let mut process = start_binary(&env, binary, SecretMode::Literal).await;
                 let polled = process.next_poll().await;
-                samples.push(ms(polled - process.started));
+                init.push(ms(polled - process.started));
+                let event = json_event("feeds-started", millicast_webhook_relay::clock::now_ms());
+                let (latency, body) = process.invoke(event).await;
+                assert!(body.contains("forwarded"), "{body}");
+                first.push(ms(latency));
             }
         }
         let mut processes = Vec::new();
@@ -409,11 +415,12 @@ async fn main() {
         drop(processes);
         let _ = moto.kill();
         let _ = moto.wait();
-        for ((binary, init), cpu) in binaries.iter().zip(init).zip(cpu_us) {
+        for (((binary, init), first), cpu) in binaries.iter().zip(init).zip(first).zip(cpu_us) {
             println!(
-                "{} init_ms {} cpu_us_per_event {}",
+                "{} init_ms {} first_invoke_ms {} cpu_us_per_event {}",
                 binary.display(),
                 stats(init),
+                stats(first),
                 stats(cpu)
             );
         }
