@@ -1,12 +1,13 @@
 """An HTTPS server on 127.0.0.1 whose certificate a freshly made private root signed, for tests/tls.rs.
 
-Writes the root's certificate (PEM) to argv[1], prints the bound port on the first stdout line, and
+Prints one JSON line, {"port": …, "root_pem": "…"} (the bound port and the root's certificate), and
 answers every request with 400 and a small XML error until stdin reaches EOF (so it never
 outlives the test that started it). The server certificate names IP 127.0.0.1, so that only trust,
 not the host name, decides whether a client accepts it.
 """
 
 import datetime
+import json
 import ipaddress
 import ssl
 import sys
@@ -73,8 +74,6 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     root_pem, cert_pem, key_pem = untrusted_chain()
-    with open(sys.argv[1], "wb") as f:
-        f.write(root_pem)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     with tempfile.NamedTemporaryFile() as cert_file, tempfile.NamedTemporaryFile() as key_file:
         cert_file.write(cert_pem)
@@ -86,7 +85,7 @@ def main():
     server.daemon_threads = True
     server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(server.server_address[1], flush=True)
+    print(json.dumps({"port": server.server_address[1], "root_pem": root_pem.decode()}), flush=True)
     sys.stdin.read()
 
 

@@ -6,8 +6,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_sqs::config::Credentials;
@@ -76,44 +75,16 @@ fn the_compiled_in_roots_are_the_five_amazon_trust_services_roots() {
 struct UntrustedEndpoint {
     _process: Child,
     url: String,
-    root_pem: Vec<u8>,
-    _dir: tempfile_dir::Dir,
-}
-
-mod tempfile_dir {
-    /// A directory removed on drop.
-    pub struct Dir(pub std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    root_pem: String,
 }
 
 fn start_untrusted_endpoint() -> UntrustedEndpoint {
-    let dir = std::env::temp_dir().join(format!("relay-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let certificate = dir.join("root.pem");
-    let python = std::env::var_os("RELAY_PYTHON")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| support::project_dir().join(".venv/bin/python"));
-    let mut process = Command::new(&python)
-        .arg(support::project_dir().join("scripts/tls_server.py"))
-        .arg(&certificate)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {python:?} ({e}); run `make test`"));
-    let mut port = String::new();
-    BufReader::new(process.stdout.take().unwrap())
-        .read_line(&mut port)
-        .unwrap();
+    let (process, line) = support::start_script("tls_server.py", std::iter::empty::<&str>());
+    let setup: serde_json::Value = serde_json::from_str(&line).unwrap();
     UntrustedEndpoint {
-        url: format!("https://127.0.0.1:{}", port.trim()),
-        root_pem: std::fs::read(&certificate).unwrap(),
+        url: format!("https://127.0.0.1:{}", setup["port"]),
+        root_pem: setup["root_pem"].as_str().unwrap().to_owned(),
         _process: process,
-        _dir: tempfile_dir::Dir(dir),
     }
 }
 

@@ -3,15 +3,13 @@
 //! permissions a deployment grants them.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::{Credentials, Region};
 use millicast_webhook_relay::aws;
 
-use super::{Fixture, project_dir};
+use super::{Fixture, start_script};
 
 /// One IAM-enforcing moto server (stopped when dropped: its stdin closes).
 pub struct IamMoto {
@@ -34,21 +32,7 @@ impl Drop for IamMoto {
 impl IamMoto {
     /// Starts scripts/moto_iam.py on a free loopback port and reads its one JSON line.
     pub fn start() -> Self {
-        let python = std::env::var_os("RELAY_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| project_dir().join(".venv/bin/python"));
-        let mut process = Command::new(&python)
-            .arg(project_dir().join("scripts/moto_iam.py"))
-            .current_dir(project_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start scripts/moto_iam.py (run `make test`, which creates .venv)");
-        let mut line = String::new();
-        BufReader::new(process.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("moto_iam.py prints its setup");
+        let (process, line) = start_script("moto_iam.py", std::iter::empty::<&str>());
         let setup: serde_json::Value =
             serde_json::from_str(&line).unwrap_or_else(|e| panic!("moto_iam.py: {e}: {line}"));
         let text = |name: &str| setup[name].as_str().expect(name).to_owned();

@@ -65,31 +65,42 @@ pub fn moto_for_sqs() -> &'static Moto {
 }
 
 fn start_moto() -> Moto {
-    {
-        let python = std::env::var_os("RELAY_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| project_dir().join(".venv/bin/python"));
-        let mut process = Command::new(&python)
-            .arg(project_dir().join("scripts/moto_server.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start moto with {python:?} ({e}); run `make test`, which creates .venv"
-                )
-            });
-        let mut first_line = String::new();
-        BufReader::new(process.stdout.take().expect("piped stdout"))
-            .read_line(&mut first_line)
-            .expect("moto prints its port");
-        let port: u16 = first_line.trim().parse().expect("moto port");
-        Moto {
-            _process: process,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
+    let (process, first_line) = start_script("moto_server.py", std::iter::empty::<&str>());
+    let port: u16 = first_line.trim().parse().expect("moto port");
+    Moto {
+        _process: process,
+        endpoint: format!("http://127.0.0.1:{port}"),
     }
+}
+
+/// Starts `scripts/<script>` with the project's Python (`RELAY_PYTHON`, else `.venv`) and
+/// returns it with the first line it prints (its port or its set-up). Its stdin is a pipe from
+/// this process: the scripts stop at EOF, so none outlives the test binary.
+pub fn start_script<S: AsRef<std::ffi::OsStr>>(
+    script: &str,
+    args: impl IntoIterator<Item = S>,
+) -> (Child, String) {
+    let python = std::env::var_os("RELAY_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project_dir().join(".venv/bin/python"));
+    let mut process = Command::new(&python)
+        .arg(project_dir().join("scripts").join(script))
+        .args(args)
+        .current_dir(project_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {script} with {python:?} ({e}); run `make test`, which creates .venv"
+            )
+        });
+    let mut first_line = String::new();
+    BufReader::new(process.stdout.take().expect("piped stdout"))
+        .read_line(&mut first_line)
+        .unwrap_or_else(|e| panic!("{script} prints a first line: {e}"));
+    (process, first_line)
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

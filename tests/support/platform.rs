@@ -2,14 +2,12 @@
 //! port: its webhooks REST API for relayctl, and its `/_local/` controls for the tests (stream
 //! traffic, renew as the dashboard does, read back every delivery it made).
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::project_dir;
+use super::start_script;
 
 /// The API secret the tests use.
 pub const API_SECRET: &str = "local-api-secret";
@@ -30,22 +28,12 @@ impl Drop for LocalPlatform {
 
 impl LocalPlatform {
     pub fn start(extra: &[&str]) -> Self {
-        let python = std::env::var_os("RELAY_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| project_dir().join(".venv/bin/python"));
-        let mut process = Command::new(&python)
-            .arg(project_dir().join("scripts/local_platform.py"))
-            .args(["--port", "0", "--api-secret", API_SECRET])
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start scripts/local_platform.py (run `make test`, which creates .venv)");
-        let mut line = String::new();
-        BufReader::new(process.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("the platform prints its port");
+        let (process, line) = start_script(
+            "local_platform.py",
+            ["--port", "0", "--api-secret", API_SECRET]
+                .into_iter()
+                .chain(extra.iter().copied()),
+        );
         let port: u16 = line.trim().parse().expect("platform port");
         Self {
             process,
