@@ -131,6 +131,15 @@ fn counts(record: &RequestRecord<'_>) -> [(&'static str, u8); COUNT_METRICS.len(
     std::array::from_fn(|i| (COUNT_METRICS[i], values[i]))
 }
 
+/// The record's log level and message, by its HTTP status.
+fn level_and_message(status: u16) -> (&'static str, &'static str) {
+    match status {
+        200..=299 => ("INFO", "webhook accepted"),
+        500.. => ("ERROR", "webhook failed"),
+        _ => ("INFO", "webhook rejected"),
+    }
+}
+
 /// The EMF log line for `record`, for the function `function_name`, at `timestamp_ms`.
 ///
 /// Written directly (one buffer, no JSON tree): it runs once per request. The members come in
@@ -143,40 +152,32 @@ pub fn emf_line(record: &RequestRecord<'_>, function_name: &str, timestamp_ms: i
     // Rejections and quarantined deliveries also by reason, so a flood of bad signatures is
     // told from stale replays, and a renewal from an unreadable secret.
     let with_reason = rejected || quarantined;
-    let level = match record.status {
-        500.. => "ERROR",
-        _ => "INFO",
-    };
-    let message = match record.status {
-        200..=299 => "webhook accepted",
-        500.. => "webhook failed",
-        _ => "webhook rejected",
-    };
-    let count = |name: &str| {
-        counts
-            .iter()
-            .find(|(metric, _)| *metric == name)
-            .map_or(0, |(_, value)| *value)
-    };
+    let (level, message) = level_and_message(record.status);
+    // Upper-case keys (the metrics and their dimensions) sort before `_aws`, which sorts before
+    // the lower-case ones.
+    let mut metrics_and_dimensions: Vec<(&str, UpperMember)> = counts
+        .iter()
+        .map(|&(name, value)| (name, UpperMember::Count(value)))
+        .collect();
+    metrics_and_dimensions.push(("FunctionName", UpperMember::Text(function_name)));
+    let latency_ms = (record.latency_ms * 1000.0).round() / 1000.0;
+    metrics_and_dimensions.push((LATENCY_METRIC, UpperMember::Milliseconds(latency_ms)));
+    if with_reason {
+        metrics_and_dimensions.push(("Reason", UpperMember::Text(record.outcome)));
+    }
+    metrics_and_dimensions.sort_unstable_by_key(|(name, _)| *name);
 
     let mut line = JsonLine::with_capacity(1024);
-    // Upper-case keys sort before `_aws`, which sorts before the lower-case ones.
-    line.number("ClaimChecked", count("ClaimChecked"));
-    line.number("Duplicates", count("Duplicates"));
-    line.number("Failed", count("Failed"));
-    line.number("Forwarded", count("Forwarded"));
-    line.string("FunctionName", function_name);
-    line.key(LATENCY_METRIC);
-    line.float((record.latency_ms * 1000.0).round() / 1000.0);
-    line.number("QuarantineDropped", count("QuarantineDropped"));
-    line.number("Quarantined", count("Quarantined"));
-    if with_reason {
-        line.string("Reason", record.outcome);
+    for (name, value) in metrics_and_dimensions {
+        match value {
+            UpperMember::Count(count) => line.number(name, count),
+            UpperMember::Text(text) => line.string(name, text),
+            UpperMember::Milliseconds(ms) => {
+                line.key(name);
+                line.float(ms);
+            }
+        }
     }
-    line.number("Rejected", count("Rejected"));
-    line.number("Spilled", count("Spilled"));
-    line.number("ThumbnailsStored", count("ThumbnailsStored"));
-    line.number("Verified", count("Verified"));
 
     line.key("_aws");
     line.raw("{");
@@ -218,6 +219,13 @@ pub fn emf_line(record: &RequestRecord<'_>, function_name: &str, timestamp_ms: i
     line.number("status", record.status);
     line.optional_string("type", record.kind);
     line.finish()
+}
+
+/// The value of a metric or dimension member of the record.
+enum UpperMember<'a> {
+    Count(u8),
+    Text(&'a str),
+    Milliseconds(f64),
 }
 
 /// A JSON object written member by member into one buffer, with serde_json's escaping and
@@ -359,15 +367,7 @@ mod tests {
                 "Metrics": by_reason,
             }));
         }
-        let level = match record.status {
-            500.. => "ERROR",
-            _ => "INFO",
-        };
-        let message = match record.status {
-            200..=299 => "webhook accepted",
-            500.. => "webhook failed",
-            _ => "webhook rejected",
-        };
+        let (level, message) = level_and_message(record.status);
         let mut line = Map::new();
         line.insert(
             "_aws".into(),
