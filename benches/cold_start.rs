@@ -228,19 +228,26 @@ impl Process {
         (fields[11].parse().unwrap(), fields[12].parse().unwrap())
     }
 
-    /// CPU time of all the process's threads so far, in ns (schedstat: finer than `stat`).
-    fn cpu_ns(&self) -> u64 {
-        std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
-            .unwrap()
-            .map(|task| {
-                let stat = std::fs::read_to_string(task.unwrap().path().join("schedstat")).unwrap();
-                stat.split_whitespace()
-                    .next()
-                    .unwrap()
-                    .parse::<u64>()
-                    .unwrap()
-            })
-            .sum()
+    /// The first invocation after a cold start (a feeds event, answered 200): its latency.
+    async fn invoke_first(&mut self) -> Duration {
+        let event = json_event("feeds-started", millicast_webhook_relay::clock::now_ms());
+        let (latency, body) = self.invoke(event).await;
+        assert!(body.contains("200"), "{body}");
+        latency
+    }
+
+    /// Sends `count` JSON events signed with `key` (built before the round, so that signing
+    /// them does not compete with the relay), each answered with `outcome`; returns the
+    /// process's CPU ticks spent meanwhile: (user, system).
+    async fn cpu_round(&mut self, key: &[u8], outcome: &str, count: usize) -> (u64, u64) {
+        let events = json_events_signed_with(count, key);
+        let before = self.cpu_ticks();
+        for event in events {
+            let (_, body) = self.invoke(event).await;
+            assert!(body.contains(outcome), "{body}");
+        }
+        let after = self.cpu_ticks();
+        (after.0 - before.0, after.1 - before.1)
     }
 
     fn peak_rss_kib(&self) -> u64 {
@@ -290,13 +297,11 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn clock_ticks_per_second() -> f64 {
+/// Converts CPU clock ticks spent on `events` events into ms per event.
+fn per_event_ms(events: usize) -> impl Fn(u64) -> f64 {
     let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
-
-fn json_events(count: usize) -> Vec<String> {
-    json_events_signed_with(count, SECRET)
+    let ticks_per_second: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    move |ticks| ticks as f64 / ticks_per_second * 1000.0 / events as f64
 }
 
 fn json_events_signed_with(count: usize, key: &[u8]) -> Vec<String> {
@@ -374,8 +379,8 @@ async fn main() {
     };
     // A development aid, not part of `make bench`: `RELAY_BENCH_AB=/path/a,/path/b` compares
     // builds, alternating cold starts (init, then the first invocation: the first SQS send
-    // builds the HTTPS connector and its trust store), then rounds of JSON events, between them
-    // (so that both see the same machine), with CPU from schedstat.
+    // builds the HTTPS connector and its trust store), then CPU rounds of JSON events, between
+    // them (so that both see the same machine).
     if let Ok(ab) = std::env::var("RELAY_BENCH_AB") {
         let binaries: Vec<PathBuf> = ab.split(',').map(PathBuf::from).collect();
         let mut init = vec![Vec::new(); binaries.len()];
@@ -385,39 +390,30 @@ async fn main() {
                 let mut process = start_binary(&env, binary, SecretMode::Literal).await;
                 let polled = process.next_poll().await;
                 init.push(ms(polled - process.started));
-                let event = json_event("feeds-started", millicast_webhook_relay::clock::now_ms());
-                let (latency, body) = process.invoke(event).await;
-                assert!(body.contains("forwarded"), "{body}");
-                first.push(ms(latency));
+                first.push(ms(process.invoke_first().await));
             }
         }
         let mut processes = Vec::new();
         for binary in &binaries {
             let mut process = start_binary(&env, binary, SecretMode::Literal).await;
             process.next_poll().await;
-            for event in json_events(CPU_WARM_UP) {
-                process.invoke(event).await;
-            }
+            process.cpu_round(SECRET, "forwarded", CPU_WARM_UP).await;
             processes.push(process);
         }
-        let mut cpu_us = vec![Vec::new(); binaries.len()];
-        for _ in 0..20 {
-            for (process, samples) in processes.iter_mut().zip(&mut cpu_us) {
-                let events = json_events(250);
-                let before = process.cpu_ns();
-                for event in events {
-                    let (_, body) = process.invoke(event).await;
-                    assert!(body.contains("forwarded"), "{body}");
-                }
-                samples.push((process.cpu_ns() - before) as f64 / 250.0 / 1000.0);
+        let per_event = per_event_ms(CPU_EVENTS);
+        let mut cpu_ms = vec![Vec::new(); binaries.len()];
+        for _ in 0..CPU_ROUNDS {
+            for (process, samples) in processes.iter_mut().zip(&mut cpu_ms) {
+                let (user, system) = process.cpu_round(SECRET, "forwarded", CPU_EVENTS).await;
+                samples.push(per_event(user + system));
             }
         }
         drop(processes);
         let _ = moto.kill();
         let _ = moto.wait();
-        for (((binary, init), first), cpu) in binaries.iter().zip(init).zip(first).zip(cpu_us) {
+        for (((binary, init), first), cpu) in binaries.iter().zip(init).zip(first).zip(cpu_ms) {
             println!(
-                "{} init_ms {} first_invoke_ms {} cpu_us_per_event {}",
+                "{} init_ms {} first_invoke_ms {} cpu_ms_per_event {}",
                 binary.display(),
                 stats(init),
                 stats(first),
@@ -455,13 +451,7 @@ async fn main() {
                 let polled = process.next_poll().await;
                 samples.push(ms(polled - process.started));
                 // The secret was read: the relay verifies (200), it does not quarantine (503).
-                let (_, body) = process
-                    .invoke(json_event(
-                        "feeds-started",
-                        millicast_webhook_relay::clock::now_ms(),
-                    ))
-                    .await;
-                assert!(body.contains("200"), "{body}");
+                process.invoke_first().await;
                 drop(process);
                 if let SecretMode::Literal = mode {
                     let client =
@@ -490,14 +480,7 @@ async fn main() {
         for _ in 0..INVOKE_RUNS {
             let mut process = start(&env, SecretMode::Literal).await;
             process.next_poll().await;
-            let (latency, body) = process
-                .invoke(json_event(
-                    "feeds-started",
-                    millicast_webhook_relay::clock::now_ms(),
-                ))
-                .await;
-            assert!(body.contains("200"), "{body}");
-            first.push(ms(latency));
+            first.push(ms(process.invoke_first().await));
             for i in 0..WARM_INVOCATIONS {
                 let name = JSON_SAMPLES[i % JSON_SAMPLES.len()];
                 let (latency, _) = process
@@ -512,26 +495,19 @@ async fn main() {
 
     if runs("cpu") {
         // CPU of the whole relay process per JSON event: rounds of CPU_EVENTS events after a
-        // warm-up, each round's utime + stime delta divided by its events (built before the
-        // round, so that signing them does not compete with the relay). Beside it, rounds of
+        // warm-up, each round's utime + stime delta divided by its events. Beside it, rounds of
         // the same events signed with another key to a relay that answers them 401 without any
         // AWS call (QUARANTINE=false): the same runtime, parsing, verification and log record,
         // no SQS send. The two alternate, round by round, so that both see the same machine.
+        let wrong_key = b"another key, not the relay's one".as_slice();
         let mut forwarding = start(&env, SecretMode::Literal).await;
         forwarding.next_poll().await;
         let mut rejecting = start(&env, SecretMode::LiteralNoQuarantine).await;
         rejecting.next_poll().await;
-        let wrong_key = b"another key, not the relay's one".as_slice();
-        let rounds: [(&mut Process, &[u8], &str); 2] = [
-            (&mut forwarding, SECRET, "forwarded"),
-            (&mut rejecting, wrong_key, "invalid_signature"),
-        ];
-        for (process, key, outcome) in rounds {
-            for event in json_events_signed_with(CPU_WARM_UP, key) {
-                let (_, body) = process.invoke(event).await;
-                assert!(body.contains(outcome), "{body}");
-            }
-        }
+        forwarding.cpu_round(SECRET, "forwarded", CPU_WARM_UP).await;
+        rejecting
+            .cpu_round(wrong_key, "invalid_signature", CPU_WARM_UP)
+            .await;
         if let Some(delay) = std::env::var("RELAY_BENCH_CPU_DELAY")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -539,34 +515,20 @@ async fn main() {
             eprintln!("relay pid {}", forwarding.child.id());
             tokio::time::sleep(Duration::from_secs(delay)).await;
         }
-        let ticks_per_second = clock_ticks_per_second();
-        let per_event = |ticks: u64| ticks as f64 / ticks_per_second * 1000.0 / CPU_EVENTS as f64;
-        let (mut per_event_ms, mut user_ms, mut system_ms, mut rejected_ms) =
+        let per_event = per_event_ms(CPU_EVENTS);
+        let (mut total_ms, mut user_ms, mut system_ms, mut rejected_ms) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..CPU_ROUNDS {
-            let rounds: [(&mut Process, &[u8], &str); 2] = [
-                (&mut forwarding, SECRET, "forwarded"),
-                (&mut rejecting, wrong_key, "invalid_signature"),
-            ];
-            for (process, key, outcome) in rounds {
-                let events = json_events_signed_with(CPU_EVENTS, key);
-                let before = process.cpu_ticks();
-                for event in events {
-                    let (_, body) = process.invoke(event).await;
-                    assert!(body.contains(outcome), "{body}");
-                }
-                let after = process.cpu_ticks();
-                let (user, system) = (after.0 - before.0, after.1 - before.1);
-                if outcome == "forwarded" {
-                    per_event_ms.push(per_event(user + system));
-                    user_ms.push(per_event(user));
-                    system_ms.push(per_event(system));
-                } else {
-                    rejected_ms.push(per_event(user + system));
-                }
-            }
+            let (user, system) = forwarding.cpu_round(SECRET, "forwarded", CPU_EVENTS).await;
+            total_ms.push(per_event(user + system));
+            user_ms.push(per_event(user));
+            system_ms.push(per_event(system));
+            let (user, system) = rejecting
+                .cpu_round(wrong_key, "invalid_signature", CPU_EVENTS)
+                .await;
+            rejected_ms.push(per_event(user + system));
         }
-        report.insert("cpu_per_json_event_ms".into(), stats(per_event_ms));
+        report.insert("cpu_per_json_event_ms".into(), stats(total_ms));
         report.insert("cpu_user_per_json_event_ms".into(), stats(user_ms));
         report.insert("cpu_system_per_json_event_ms".into(), stats(system_ms));
         report.insert("cpu_per_rejected_event_ms".into(), stats(rejected_ms));
