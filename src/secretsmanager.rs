@@ -56,7 +56,7 @@ impl SecretSource for SecretsManagerSource {
 }
 
 /// The secret store `config` asks for: literal values, or the Secrets Manager secret read now
-/// through the client `client` builds (only then: building one is a sizeable part of init).
+/// through the client `client` builds (only then: the literal mode needs none).
 pub async fn secret_store(
     config: &SecretConfig,
     client: impl FnOnce() -> aws_sdk_secretsmanager::Client,
