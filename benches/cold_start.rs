@@ -18,8 +18,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::{Credentials, Region};
-use millicast_webhook_relay::samples::{self, JSON_SAMPLES, SAMPLE_JPEG};
-use millicast_webhook_relay::signature::sign;
+use millicast_webhook_relay::events;
+use millicast_webhooks::samples::{self, JSON_SAMPLES, SAMPLE_JPEG};
+use millicast_webhooks::signature::sign;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as TokioBufReader};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -79,7 +80,7 @@ async fn runtime_api(
                 return;
             };
             request_id += 1;
-            let deadline = millicast_webhook_relay::clock::now_ms() + 30_000;
+            let deadline = millicast_webhook_relay::relay::clock::now_ms() + 30_000;
             let head = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlambda-runtime-aws-request-id: req-{request_id}\r\n\
                  lambda-runtime-deadline-ms: {deadline}\r\nlambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:relay\r\n\
@@ -230,7 +231,10 @@ impl Process {
 
     /// The first invocation after a cold start (a feeds event, answered 200): its latency.
     async fn invoke_first(&mut self) -> Duration {
-        let event = json_event("feeds-started", millicast_webhook_relay::clock::now_ms());
+        let event = json_event(
+            "feeds-started",
+            millicast_webhook_relay::relay::clock::now_ms(),
+        );
         let (latency, body) = self.invoke(event).await;
         assert!(body.contains("200"), "{body}");
         latency
@@ -267,7 +271,7 @@ fn json_event(name: &str, ts: i64) -> String {
 fn json_event_signed_with(name: &str, ts: i64, key: &[u8]) -> String {
     let body = samples::json_sample(name, ts).unwrap();
     let signature = sign(key, body.as_bytes());
-    samples::function_url_event(
+    events::function_url_event(
         "POST",
         &[
             ("content-type", "application/json"),
@@ -284,7 +288,7 @@ fn thumbnail_event(image: &[u8], ts: i64) -> String {
     let headers = samples::thumbnail_headers(samples::SAMPLE_STREAM_ID, ts);
     let mut refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     refs.push(("x-millicast-signature", &signature));
-    samples::function_url_event("POST", &refs, image, true).to_string()
+    events::function_url_event("POST", &refs, image, true).to_string()
 }
 
 fn stats(mut values: Vec<f64>) -> serde_json::Value {
@@ -309,7 +313,7 @@ fn json_events_signed_with(count: usize, key: &[u8]) -> Vec<String> {
         .map(|i| {
             json_event_signed_with(
                 JSON_SAMPLES[i % JSON_SAMPLES.len()],
-                millicast_webhook_relay::clock::now_ms(),
+                millicast_webhook_relay::relay::clock::now_ms(),
                 key,
             )
         })
@@ -351,8 +355,8 @@ async fn main() {
         .unwrap();
     let moto_endpoint = format!("http://127.0.0.1:{}", port.trim());
     let sdk = moto_sdk(&moto_endpoint).await;
-    let s3 = millicast_webhook_relay::aws::s3_client(&sdk, true);
-    let sqs = millicast_webhook_relay::aws::sqs_client(&sdk);
+    let s3 = millicast_webhook_relay::aws::sdk::s3_client(&sdk, true);
+    let sqs = millicast_webhook_relay::aws::sdk::sqs_client(&sdk);
     s3.create_bucket().bucket("bench").send().await.unwrap();
     let queue_url = sqs
         .create_queue()
@@ -363,7 +367,7 @@ async fn main() {
         .queue_url
         .unwrap();
     let secret_id = "bench-webhook-secret".to_owned();
-    millicast_webhook_relay::aws::secrets_client(&sdk)
+    millicast_webhook_relay::aws::sdk::secrets_client(&sdk)
         .create_secret()
         .name(&secret_id)
         .secret_string(format!(r#"{{"current":"{}"}}"#, samples::TEST_SECRET))
@@ -454,8 +458,9 @@ async fn main() {
                 process.invoke_first().await;
                 drop(process);
                 if let SecretMode::Literal = mode {
-                    let client =
-                        millicast_webhook_relay::aws::secrets_client(&moto_sdk(&env.moto).await);
+                    let client = millicast_webhook_relay::aws::sdk::secrets_client(
+                        &moto_sdk(&env.moto).await,
+                    );
                     // As long as a relay's init before its read.
                     tokio::time::sleep(Duration::from_millis(3)).await;
                     let sent = Instant::now();
@@ -484,7 +489,10 @@ async fn main() {
             for i in 0..WARM_INVOCATIONS {
                 let name = JSON_SAMPLES[i % JSON_SAMPLES.len()];
                 let (latency, _) = process
-                    .invoke(json_event(name, millicast_webhook_relay::clock::now_ms()))
+                    .invoke(json_event(
+                        name,
+                        millicast_webhook_relay::relay::clock::now_ms(),
+                    ))
                     .await;
                 warm.push(ms(latency));
             }
@@ -541,7 +549,7 @@ async fn main() {
         let mut process = start(&env, SecretMode::Literal).await;
         let big: Vec<u8> = SAMPLE_JPEG.iter().copied().cycle().take(1 << 20).collect();
         for i in 0..RSS_EVENTS {
-            let ts = millicast_webhook_relay::clock::now_ms();
+            let ts = millicast_webhook_relay::relay::clock::now_ms();
             let event = match i % 10 {
                 9 if i % 100 == 99 => {
                     let mut image = big.clone();

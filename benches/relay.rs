@@ -8,11 +8,11 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use lambda_http::http::Request;
 use lambda_http::{Body, Response};
-use millicast_webhook_relay::memory::{MemoryQueue, MemoryStore};
-use millicast_webhook_relay::samples;
-use millicast_webhook_relay::secrets::{SecretSet, SecretStore};
-use millicast_webhook_relay::signature::{Signature, SignatureVerifier, sign};
+use millicast_webhook_relay::ports::memory::{MemoryQueue, MemoryStore};
+use millicast_webhook_relay::relay::secrets::{SecretSet, SecretStore};
 use millicast_webhook_relay::{Config, Relay};
+use millicast_webhooks::samples;
+use millicast_webhooks::signature::{Signature, SignatureVerifier, sign};
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
@@ -96,8 +96,11 @@ fn handler(c: &mut Criterion) {
     // A fresh relay per iteration, returned so that it is dropped outside the timing: the
     // in-memory adapters keep every message, and a heap grown over millions of iterations
     // would time glibc's free-list consolidation rather than the relay.
-    let body =
-        samples::json_sample("feeds-started", millicast_webhook_relay::clock::now_ms()).unwrap();
+    let body = samples::json_sample(
+        "feeds-started",
+        millicast_webhook_relay::relay::clock::now_ms(),
+    )
+    .unwrap();
     group.throughput(Throughput::Elements(1));
     group.bench_function("json_event", |b| {
         b.iter_batched(

@@ -1,5 +1,5 @@
 //! An example consumer of the relay's queue: a Lambda with an SQS event source that parses each
-//! message with the typed model (`millicast_webhook_relay::model`), logs it, and reports the
+//! message with the typed model (`millicast_webhook_relay::contract::Message`), logs it, and reports the
 //! messages it could not handle as partial batch failures (`ReportBatchItemFailures`), so SQS
 //! retries only those and finally moves them to the dead-letter queue.
 //!
@@ -9,10 +9,33 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_http::lambda_runtime::{self, Error, LambdaEvent, service_fn};
 use lambda_http::tracing::{self, info, warn};
-use millicast_webhook_relay::model::WebhookEvent;
+use millicast_webhook_relay::contract::Message;
+use millicast_webhooks::WebhookEvent;
 
-/// What to do with one parsed webhook. Returning `Err` reports the message as failed.
-fn handle_event(event: &WebhookEvent) -> Result<(), String> {
+/// What to do with one parsed message. Returning `Err` reports the message as failed.
+fn handle_event(message: &Message) -> Result<(), String> {
+    let event = match message {
+        Message::Webhook(event) => event,
+        Message::ThumbnailStored(hook) => {
+            info!(
+                bucket = hook.data.bucket,
+                key = hook.data.key,
+                size = hook.data.size,
+                "thumbnail"
+            );
+            return Ok(());
+        }
+        // The body is in S3: a real consumer fetches it (s3:GetObject) and parses that.
+        Message::ClaimCheck { kind, pointer, .. } => {
+            info!(
+                kind,
+                bucket = pointer.bucket,
+                key = pointer.key,
+                "claim check"
+            );
+            return Ok(());
+        }
+    };
     match event {
         WebhookEvent::Feeds(hook) => info!(
             event = hook.event.as_str(),
@@ -42,23 +65,6 @@ fn handle_event(event: &WebhookEvent) -> Result<(), String> {
             stream = hook.data.stream_id.as_deref().unwrap_or_default(),
             "viewer connection"
         ),
-        WebhookEvent::ThumbnailStored(hook) => {
-            info!(
-                bucket = hook.data.bucket,
-                key = hook.data.key,
-                size = hook.data.size,
-                "thumbnail"
-            )
-        }
-        // The body is in S3: a real consumer fetches it (s3:GetObject) and parses that.
-        WebhookEvent::ClaimCheck { kind, pointer, .. } => {
-            info!(
-                kind,
-                bucket = pointer.bucket,
-                key = pointer.key,
-                "claim check"
-            )
-        }
         // New types are not errors: log them and move on.
         WebhookEvent::Unknown(value) => info!(kind = %value["type"], "unknown webhook type"),
     }
@@ -82,7 +88,7 @@ pub fn process_batch(batch: &SqsEvent) -> SqsBatchResponse {
 
 fn process_message(message: &SqsMessage) -> Result<(), String> {
     let body = message.body.as_deref().ok_or("empty message")?;
-    let event = WebhookEvent::parse(body.as_bytes()).map_err(|e| e.to_string())?;
+    let event = Message::parse(body.as_bytes()).map_err(|e| e.to_string())?;
     handle_event(&event)
 }
 
@@ -117,7 +123,7 @@ mod tests {
 
     #[test]
     fn only_broken_messages_are_reported_as_batch_item_failures() {
-        let feeds = millicast_webhook_relay::samples::json_sample("feeds-started", 1).unwrap();
+        let feeds = millicast_webhooks::samples::json_sample("feeds-started", 1).unwrap();
         let event: SqsEvent = serde_json::from_value(serde_json::json!({"Records": [
             record("good", &feeds),
             record("unknown-type", r#"{"type":"analytics","event":"report","timestamp":1,"data":{}}"#),
@@ -137,13 +143,13 @@ mod tests {
 
     #[test]
     fn an_all_good_batch_reports_no_failure() {
-        let bodies: Vec<serde_json::Value> = millicast_webhook_relay::samples::JSON_SAMPLES
+        let bodies: Vec<serde_json::Value> = millicast_webhooks::samples::JSON_SAMPLES
             .iter()
             .enumerate()
             .map(|(n, name)| {
                 record(
                     &n.to_string(),
-                    &millicast_webhook_relay::samples::json_sample(name, 1).unwrap(),
+                    &millicast_webhooks::samples::json_sample(name, 1).unwrap(),
                 )
             })
             .collect();

@@ -2,49 +2,27 @@
 //! AWS Lambda function URL, verifies their signature, stores thumbnails in S3 and forwards
 //! every JSON event to SQS; deliveries it cannot verify are kept in quarantine for replay.
 //!
-//! Pure logic (signature, envelope, keys, messages) is free of I/O; [`handler::Relay`] runs it
-//! against the [`store::ObjectStore`] and [`store::EventQueue`] ports, with the secrets of a
-//! [`secrets::SecretStore`].
+//! The platform's webhooks themselves — signature, envelope, typed model — are the
+//! `millicast_webhooks` crate (`crates/millicast-webhooks`). This library is the relay around
+//! them, one folder per place it runs:
+//! - [`relay`]: the Lambda's request path ([`relay::handler::Relay`]), pure logic over the ports;
+//! - [`ports`]: the object store, event queue and secret source it needs, and in-memory
+//!   adapters for tests, benchmarks and fuzzing;
+//! - [`aws`] (feature `aws`): those ports over S3, SQS and Secrets Manager, and the SDK set-up;
+//! - [`operator`] (feature `operator`): what `relayctl` drives — the platform's REST API,
+//!   register/rotate, status, quarantine replay, redrive, stack outputs;
+//! - [`contract`]: the messages consumers read from the queue;
+//! - [`events`]: function-URL request events built from the platform's samples.
 
-pub mod allocator;
 #[cfg(feature = "aws")]
 pub mod aws;
-pub mod clock;
-pub mod config;
-pub mod delivery;
-pub mod error;
-pub mod event;
-pub mod handler;
-pub mod keys;
-#[cfg(feature = "cli")]
-pub mod lifecycle;
-pub mod memory;
-pub mod message;
-pub mod metrics;
-pub mod model;
-#[cfg(feature = "platform")]
-pub mod platform;
-pub mod quarantine;
-#[cfg(feature = "aws")]
-pub mod redrive;
-#[cfg(feature = "aws")]
-pub mod replay;
-#[cfg(feature = "aws")]
-pub mod s3;
-pub mod samples;
-pub mod secrets;
-#[cfg(feature = "aws")]
-pub mod secretsmanager;
-pub mod signature;
-#[cfg(feature = "aws")]
-pub mod sqs;
-#[cfg(feature = "cli")]
-pub mod stack;
-#[cfg(feature = "cli")]
-pub mod status;
-pub mod store;
-pub mod thumbnail;
+pub mod contract;
+pub mod events;
+#[cfg(feature = "operator")]
+pub mod operator;
+pub mod ports;
+pub mod relay;
 
-pub use config::Config;
-pub use error::RelayError;
-pub use handler::Relay;
+pub use relay::config::Config;
+pub use relay::error::RelayError;
+pub use relay::handler::Relay;

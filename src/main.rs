@@ -2,26 +2,28 @@
 //! function URL.
 
 use lambda_http::{Error, Request, run, service_fn, tracing};
-use millicast_webhook_relay::s3::S3ObjectStore;
-use millicast_webhook_relay::secretsmanager::secret_store;
-use millicast_webhook_relay::sqs::SqsEventQueue;
-use millicast_webhook_relay::{Config, Relay, allocator, aws};
+use millicast_webhook_relay::aws::s3::S3ObjectStore;
+use millicast_webhook_relay::aws::sdk;
+use millicast_webhook_relay::aws::secretsmanager::secret_store;
+use millicast_webhook_relay::aws::sqs::SqsEventQueue;
+use millicast_webhook_relay::relay::allocator;
+use millicast_webhook_relay::{Config, Relay};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     allocator::return_large_buffers_to_the_system();
     tracing::init_default_subscriber();
     let config = Config::from_env().inspect_err(|error| tracing::error!("{error}"))?;
-    let sdk_config = aws::load_lambda_sdk_config()
+    let sdk_config = sdk::load_lambda_sdk_config()
         .await
         .inspect_err(|error| tracing::error!("{error}"))?;
     let store = S3ObjectStore::new(
-        aws::s3_client(&sdk_config, config.s3_force_path_style),
+        sdk::s3_client(&sdk_config, config.s3_force_path_style),
         &config.thumbnail_bucket,
     );
-    let queue = SqsEventQueue::new(aws::sqs_client(&sdk_config), &config.event_queue_url);
-    // An unreadable secret does not stop the relay: it quarantines and re-reads (secrets.rs).
-    let secrets = secret_store(&config.secrets, || aws::secrets_client(&sdk_config)).await;
+    let queue = SqsEventQueue::new(sdk::sqs_client(&sdk_config), &config.event_queue_url);
+    // An unreadable secret does not stop the relay: it quarantines and re-reads (relay::secrets).
+    let secrets = secret_store(&config.secrets, || sdk::secrets_client(&sdk_config)).await;
     let relay = Relay::new(&config, secrets, store, queue);
     run(service_fn(|request: Request| async {
         Ok::<_, Error>(relay.handle(request).await)

@@ -12,8 +12,8 @@ mod support;
 use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
 
-use millicast_webhook_relay::metrics::{COUNT_METRICS, LATENCY_METRIC, NAMESPACE};
-use millicast_webhook_relay::samples::{self, SAMPLE_JPEG};
+use millicast_webhook_relay::relay::metrics::{COUNT_METRICS, LATENCY_METRIC, NAMESPACE};
+use millicast_webhooks::samples::{self, SAMPLE_JPEG};
 use serde_json::Value;
 use support::*;
 

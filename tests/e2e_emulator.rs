@@ -4,7 +4,8 @@
 
 mod support;
 
-use millicast_webhook_relay::samples::{self, JSON_SAMPLES, SAMPLE_JPEG};
+use millicast_webhook_relay::events;
+use millicast_webhooks::samples::{self, JSON_SAMPLES, SAMPLE_JPEG};
 use support::emulator::Deployment;
 use support::*;
 
@@ -237,7 +238,7 @@ async fn each_committed_event_gives_its_documented_status_under_cargo_lambda_inv
     // a relay with the replay window off, except stale-timestamp.json, which is for the default.
     let window_off = Deployment::start(false, &[("REPLAY_WINDOW_SECONDS", "0")]).await;
     let default_window = Deployment::start(false, &[]).await;
-    for file in samples::event_files() {
+    for file in events::event_files() {
         let deployment = if file.window_off {
             &window_off
         } else {

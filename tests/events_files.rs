@@ -1,18 +1,18 @@
 //! `events/` is generated (`make events`), never edited by hand: fail when a committed file
 //! differs from what the generator produces, or when a file is not the generator's.
 
-use millicast_webhook_relay::samples;
+use millicast_webhook_relay::events;
 
 #[test]
 fn committed_event_files_match_the_generator() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
-    let files = samples::event_files();
+    let files = events::event_files();
     for file in &files {
         let committed = std::fs::read_to_string(dir.join(&file.file_name)).unwrap_or_else(|e| {
             panic!("events/{} missing ({e}): run `make events`", file.file_name)
         });
         assert!(
-            committed == samples::event_file_text(file),
+            committed == events::event_file_text(file),
             "events/{} differs from the generator: run `make events`",
             file.file_name
         );

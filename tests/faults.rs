@@ -6,8 +6,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use millicast_webhook_relay::aws;
-use millicast_webhook_relay::samples::{self, JSON_SAMPLES, SAMPLE_JPEG};
+use millicast_webhook_relay::aws::sdk as aws;
+use millicast_webhooks::samples::{self, JSON_SAMPLES, SAMPLE_JPEG};
 use support::faults::{FaultProxy, Mode, black_hole};
 use support::*;
 

@@ -8,7 +8,8 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use lambda_http::Request;
-use millicast_webhook_relay::samples::{self, SAMPLE_JPEG};
+use millicast_webhook_relay::events;
+use millicast_webhooks::samples::{self, SAMPLE_JPEG};
 use support::*;
 
 const MAX_BODY: usize = 65_536;
@@ -661,7 +662,7 @@ fn header_values_with_control_characters_never_reach_the_handler() {
     // so the relay cannot be handed a NUL or a line break in a thumbnail header.
     for value in ["acct/../../x\n", "acct/na\0me", "a\r\nX-Injected: 1"] {
         let event =
-            samples::function_url_event("POST", &[("x-millicast-stream-id", value)], b"x", false);
+            events::function_url_event("POST", &[("x-millicast-stream-id", value)], b"x", false);
         assert!(
             lambda_http::request::from_str(&event.to_string()).is_err(),
             "{value:?}"

@@ -14,7 +14,7 @@ mod support;
 
 use std::process::Command;
 
-use millicast_webhook_relay::samples::{self, SAMPLE_JPEG};
+use millicast_webhooks::samples::{self, SAMPLE_JPEG};
 use support::emulator::Deployment;
 use support::iam::IamMoto;
 use support::*;

@@ -1,4 +1,4 @@
-#![cfg(feature = "platform")]
+#![cfg(feature = "operator")]
 //! The platform client against the local stand-in of the platform (scripts/local_platform.py),
 //! one instance per test: every endpoint, every error, and the test deliveries the platform
 //! sends to a receiver run here.
@@ -13,11 +13,11 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use millicast_webhook_relay::platform::{
+use millicast_webhook_relay::operator::platform::{
     HookSet, HookType, NewWebhook, PlatformClient, PlatformError, TestDelivery, Webhook,
     WebhookUpdate,
 };
-use millicast_webhook_relay::signature::{Signature, SignatureVerifier};
+use millicast_webhooks::signature::{Signature, SignatureVerifier};
 
 const API_SECRET: &str = "platform-client-test-api-secret";
 
@@ -450,7 +450,7 @@ async fn all_webhooks_reads_every_page() {
     }
     let all = client.all_webhooks().await.expect("all webhooks");
     assert_eq!(ids(&all), expected);
-    assert!(all.len() > 2 * millicast_webhook_relay::platform::LIST_PAGE_SIZE as usize);
+    assert!(all.len() > 2 * millicast_webhook_relay::operator::platform::LIST_PAGE_SIZE as usize);
 }
 
 #[tokio::test]

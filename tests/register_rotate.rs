@@ -118,8 +118,9 @@ impl Rig {
     }
 
     async fn stored_secret(&self) -> String {
-        let client = millicast_webhook_relay::aws::secrets_client(&self.deployment.fixture.sdk);
-        millicast_webhook_relay::secretsmanager::read_secrets(&client, &self.secret_id)
+        let client =
+            millicast_webhook_relay::aws::sdk::secrets_client(&self.deployment.fixture.sdk);
+        millicast_webhook_relay::aws::secretsmanager::read_secrets(&client, &self.secret_id)
             .await
             .unwrap()
             .current

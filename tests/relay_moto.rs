@@ -7,8 +7,7 @@ use support::*;
 
 /// The documented `feeds`/`started` body, stamped `timestamp`.
 fn feeds_started(timestamp: i64) -> String {
-    millicast_webhook_relay::samples::json_sample("feeds-started", timestamp)
-        .expect("built-in sample")
+    millicast_webhooks::samples::json_sample("feeds-started", timestamp).expect("built-in sample")
 }
 
 /// One realistic body per documented hook type and event (plus the old `recording` spelling

@@ -5,7 +5,7 @@ mod support;
 
 use std::process::{Command, Output, Stdio};
 
-use millicast_webhook_relay::samples::{JSON_SAMPLES, SAMPLE_JPEG};
+use millicast_webhooks::samples::{JSON_SAMPLES, SAMPLE_JPEG};
 use support::emulator::Deployment;
 use support::*;
 
@@ -322,8 +322,8 @@ async fn secret_set_keeps_the_replaced_secret_and_never_echoes() {
         .create_secret(&format!(r#"{{"current":"{SECRET}"}}"#))
         .await;
     let stored = || async {
-        let client = millicast_webhook_relay::aws::secrets_client(&fixture.sdk);
-        millicast_webhook_relay::secretsmanager::read_secrets(&client, &secret_id)
+        let client = millicast_webhook_relay::aws::sdk::secrets_client(&fixture.sdk);
+        millicast_webhook_relay::aws::secretsmanager::read_secrets(&client, &secret_id)
             .await
             .unwrap()
     };

@@ -8,13 +8,13 @@ mod support;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use millicast_webhook_relay::config::Config;
-use millicast_webhook_relay::replay::ReplayOptions;
-use millicast_webhook_relay::samples::{self, JSON_SAMPLES, SAMPLE_JPEG};
-use millicast_webhook_relay::secrets::SecretSet;
-use millicast_webhook_relay::secretsmanager::read_secrets;
-use millicast_webhook_relay::signature::SignatureVerifier;
-use millicast_webhook_relay::{aws, secretsmanager};
+use millicast_webhook_relay::aws::secretsmanager::read_secrets;
+use millicast_webhook_relay::aws::{sdk as aws, secretsmanager};
+use millicast_webhook_relay::operator::replay::ReplayOptions;
+use millicast_webhook_relay::relay::config::Config;
+use millicast_webhook_relay::relay::secrets::SecretSet;
+use millicast_webhooks::samples::{self, JSON_SAMPLES, SAMPLE_JPEG};
+use millicast_webhooks::signature::SignatureVerifier;
 use support::faults::{FaultProxy, Mode};
 use support::*;
 
@@ -134,7 +134,7 @@ async fn a_renewal_loses_nothing() {
     secretsmanager::store_new_secret(
         &aws::secrets_client(&fixture.sdk),
         &secret_id,
-        millicast_webhook_relay::secrets::Secret::from_base64(NEW_SECRET).unwrap(),
+        millicast_webhook_relay::relay::secrets::WebhookSecret::from_base64(NEW_SECRET).unwrap(),
         secretsmanager::Previous::Keep,
     )
     .await

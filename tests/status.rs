@@ -10,7 +10,7 @@ use std::process::Command;
 use aws_sdk_cloudwatch::types::{
     ComparisonOperator, Dimension, MetricDatum, StateValue, Statistic,
 };
-use millicast_webhook_relay::platform::{
+use millicast_webhook_relay::operator::platform::{
     HookSet, HookType, NewWebhook, PlatformClient, TestDelivery, WebhookUpdate,
 };
 use serde_json::Value;

@@ -13,7 +13,7 @@ use aws_sdk_sqs::config::Credentials;
 use aws_smithy_http_client::tls::TrustStore;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use millicast_webhook_relay::aws;
+use millicast_webhook_relay::aws::sdk as aws;
 use sha2::{Digest, Sha256};
 
 /// SHA-256 fingerprints of the Amazon Trust Services roots, as published at

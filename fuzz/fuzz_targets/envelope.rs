@@ -3,15 +3,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use millicast_webhook_relay::event::Envelope;
-use millicast_webhook_relay::message::QueueMessage;
-use millicast_webhook_relay::model::WebhookEvent;
+use millicast_webhook_relay::relay::message::QueueMessage;
+use millicast_webhooks::{Envelope, WebhookEvent};
 
 fuzz_target!(|data: &[u8]| {
     let model = WebhookEvent::parse(data);
     if let Ok(envelope) = Envelope::parse(data) {
         assert!(model.is_ok(), "relayed but unreadable by consumers");
-        let _ = envelope.check_fresh(1_700_000_000_000, 300);
+        let _ = envelope.is_fresh(1_700_000_000_000, 300);
         let body = String::from_utf8(data.to_vec()).expect("parsed JSON is UTF-8");
         let message = QueueMessage::for_event(&envelope, body, Some("sha1=00"), true);
         let ids = message.fifo.expect("fifo ids");

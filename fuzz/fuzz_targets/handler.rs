@@ -8,11 +8,11 @@ use std::sync::{Arc, OnceLock};
 use lambda_http::http::{Method, Request};
 use lambda_http::Body;
 use libfuzzer_sys::fuzz_target;
-use millicast_webhook_relay::memory::{MemoryQueue, MemoryStore};
-use millicast_webhook_relay::secrets::{SecretSet, SecretStore};
-use millicast_webhook_relay::signature::sign;
-use millicast_webhook_relay::thumbnail::is_safe_segment;
+use millicast_webhook_relay::ports::memory::{MemoryQueue, MemoryStore};
+use millicast_webhook_relay::relay::secrets::{SecretSet, SecretStore};
+use millicast_webhook_relay::relay::thumbnail::is_safe_segment;
 use millicast_webhook_relay::{Config, Relay};
+use millicast_webhooks::sign;
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use millicast_webhook_relay::signature::{SignatureVerifier, Signature};
+use millicast_webhooks::{Signature, SignatureVerifier};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(signature) = Signature::parse(data) {

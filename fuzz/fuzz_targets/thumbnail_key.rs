@@ -2,7 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use millicast_webhook_relay::thumbnail::{ThumbnailHeaders, ThumbnailPlan, is_safe_segment};
+use millicast_webhook_relay::relay::thumbnail::{ThumbnailPlan, is_safe_segment};
+use millicast_webhooks::ThumbnailHeaders;
 
 fuzz_target!(|data: &[u8]| {
     // Header values separated by 0xFF (which never occurs in UTF-8 text).

@@ -7,7 +7,7 @@ use std::process::Child;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::{Credentials, Region};
-use millicast_webhook_relay::aws;
+use millicast_webhook_relay::aws::sdk as aws;
 
 use super::{Fixture, start_script};
 

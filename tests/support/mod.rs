@@ -24,15 +24,17 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use lambda_http::{Body, Request, Response};
-use millicast_webhook_relay::config::SecretConfig;
-use millicast_webhook_relay::delivery::Delivery;
-use millicast_webhook_relay::replay::{ReplayOptions, Replayed, replay_quarantine};
-use millicast_webhook_relay::s3::S3ObjectStore;
-use millicast_webhook_relay::secrets::SecretStore;
-use millicast_webhook_relay::secretsmanager::secret_store;
-use millicast_webhook_relay::signature::SignatureVerifier;
-use millicast_webhook_relay::sqs::SqsEventQueue;
-use millicast_webhook_relay::{Config, Relay, aws, samples};
+use millicast_webhook_relay::aws::s3::S3ObjectStore;
+use millicast_webhook_relay::aws::sdk as aws;
+use millicast_webhook_relay::aws::secretsmanager::secret_store;
+use millicast_webhook_relay::aws::sqs::SqsEventQueue;
+use millicast_webhook_relay::operator::replay::{ReplayOptions, Replayed, replay_quarantine};
+use millicast_webhook_relay::relay::config::SecretConfig;
+use millicast_webhook_relay::relay::delivery::Delivery;
+use millicast_webhook_relay::relay::secrets::SecretStore;
+use millicast_webhook_relay::{Config, Relay, events};
+use millicast_webhooks::samples;
+use millicast_webhooks::signature::SignatureVerifier;
 
 /// MILLICAST.md's documented test secret.
 pub const SECRET: &str = samples::TEST_SECRET;
@@ -170,7 +172,7 @@ pub fn closed_port_endpoint() -> String {
     format!("http://127.0.0.1:{}", free_port())
 }
 
-/// A function-URL request built as AWS delivers it (`samples::function_url_event`), parsed
+/// A function-URL request built as AWS delivers it (`events::function_url_event`), parsed
 /// the way the runtime does (`lambda_http::request::from_str`). `base64` marks a binary body.
 pub fn function_url_request(
     method: &str,
@@ -178,7 +180,7 @@ pub fn function_url_request(
     body: &[u8],
     base64: bool,
 ) -> Request {
-    let event = samples::function_url_event(method, headers, body, base64);
+    let event = events::function_url_event(method, headers, body, base64);
     lambda_http::request::from_str(&event.to_string()).expect("valid function URL event")
 }
 
@@ -243,7 +245,7 @@ pub struct Fixture {
 pub struct CapturedLog(pub std::sync::Arc<std::sync::Mutex<Vec<String>>>);
 
 impl CapturedLog {
-    pub fn sink(&self) -> millicast_webhook_relay::metrics::LogSink {
+    pub fn sink(&self) -> millicast_webhook_relay::relay::metrics::LogSink {
         let lines = self.0.clone();
         std::sync::Arc::new(move |line: &str| lines.lock().unwrap().push(line.to_owned()))
     }

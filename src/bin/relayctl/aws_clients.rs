@@ -1,8 +1,8 @@
 //! AWS clients from the environment, as the relay builds them, and one-line error messages.
 
 use aws_config::SdkConfig;
-use millicast_webhook_relay::aws;
-pub use millicast_webhook_relay::aws::Clients;
+use millicast_webhook_relay::aws::sdk as aws;
+pub use millicast_webhook_relay::aws::sdk::Clients;
 
 /// The SDK configuration from the environment (credentials, region, `AWS_ENDPOINT_URL`…).
 pub async fn sdk_config() -> Result<SdkConfig, String> {

@@ -27,8 +27,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use millicast_webhook_relay::replay::ReplayOptions;
-use millicast_webhook_relay::samples;
+use millicast_webhook_relay::operator::replay::ReplayOptions;
+use millicast_webhooks::samples;
 
 use quarantine::ReplaySecrets;
 use target::{RelayArgs, StackArgs};

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use millicast_webhook_relay::lifecycle::{RegisterOptions, RoundTrip, register, rotate};
-use millicast_webhook_relay::platform::{
+use millicast_webhook_relay::aws::secretsmanager::SecretStored;
+use millicast_webhook_relay::operator::lifecycle::{RegisterOptions, RoundTrip, register, rotate};
+use millicast_webhook_relay::operator::platform::{
     HookSet, HookType, PlatformClient, WebhookUpdate, same_url,
 };
-use millicast_webhook_relay::secretsmanager::SecretStored;
 
 use crate::aws_clients::clients;
 use crate::target::{RelayArgs, StackArgs, pick};

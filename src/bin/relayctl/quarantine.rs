@@ -2,21 +2,21 @@
 
 use std::sync::Arc;
 
-use millicast_webhook_relay::clock::rfc3339_ms;
-use millicast_webhook_relay::delivery::Delivery;
-use millicast_webhook_relay::event::Envelope;
-use millicast_webhook_relay::handler::{Route, route};
-use millicast_webhook_relay::quarantine::{KeptDelivery, QUARANTINE_PREFIX};
-use millicast_webhook_relay::replay::{
+use millicast_webhook_relay::aws::s3::S3ObjectStore;
+use millicast_webhook_relay::aws::secretsmanager::read_secrets;
+use millicast_webhook_relay::aws::sqs::SqsEventQueue;
+use millicast_webhook_relay::operator::replay::{
     ReplayOptions, Replayed, list_quarantine, read_delivery, replay_quarantine,
 };
-use millicast_webhook_relay::s3::S3ObjectStore;
-use millicast_webhook_relay::secrets::{Secret, SecretSet};
-use millicast_webhook_relay::secretsmanager::read_secrets;
-use millicast_webhook_relay::signature::SignatureVerifier;
-use millicast_webhook_relay::sqs::SqsEventQueue;
+use millicast_webhook_relay::relay::clock::rfc3339_ms;
+use millicast_webhook_relay::relay::delivery::Delivery;
+use millicast_webhook_relay::relay::handler::{Route, route};
+use millicast_webhook_relay::relay::quarantine::{KeptDelivery, QUARANTINE_PREFIX};
+use millicast_webhook_relay::relay::secrets::{SecretSet, WebhookSecret};
+use millicast_webhooks::Envelope;
+use millicast_webhooks::signature::SignatureVerifier;
 
-use millicast_webhook_relay::stack::StackOutputs;
+use millicast_webhook_relay::operator::stack::StackOutputs;
 
 use crate::aws_clients::{Clients, clients, one_line, sdk_error};
 use crate::target::{StackArgs, path_settings, pick};
@@ -117,7 +117,7 @@ async fn verifiers(
         ReplaySecrets::Given(values) => values
             .iter()
             .map(|value| {
-                Secret::from_base64(value)
+                WebhookSecret::from_base64(value)
                     .map(|current| {
                         SecretSet {
                             current,

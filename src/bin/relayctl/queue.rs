@@ -2,10 +2,11 @@
 
 use std::io::Write;
 
-use millicast_webhook_relay::clock::rfc3339_ms;
-use millicast_webhook_relay::model::WebhookEvent;
-use millicast_webhook_relay::redrive::{Redriven, redrive_bucket};
-use millicast_webhook_relay::sqs::SqsEventQueue;
+use millicast_webhook_relay::aws::sqs::SqsEventQueue;
+use millicast_webhook_relay::contract::Message;
+use millicast_webhook_relay::operator::redrive::{Redriven, redrive_bucket};
+use millicast_webhook_relay::relay::clock::rfc3339_ms;
+use millicast_webhooks::WebhookEvent;
 
 use crate::aws_clients::{clients, one_line, sdk_error};
 use crate::target::{StackArgs, pick};
@@ -28,27 +29,31 @@ fn message_line(
         .parse::<i64>()
         .map(rfc3339_ms)
         .unwrap_or_else(|_| "-".into());
-    let detail = match WebhookEvent::parse(body.as_bytes()) {
-        Ok(WebhookEvent::Feeds(h)) => format!("feedId={}", h.data.feed_id.unwrap_or_default()),
-        Ok(WebhookEvent::Recordings(h)) => {
+    let detail = match Message::parse(body.as_bytes()) {
+        Ok(Message::Webhook(WebhookEvent::Feeds(h))) => {
+            format!("feedId={}", h.data.feed_id.unwrap_or_default())
+        }
+        Ok(Message::Webhook(WebhookEvent::Recordings(h))) => {
             format!("recordFileId={}", h.data.record_file_id.unwrap_or_default())
         }
-        Ok(WebhookEvent::Media(h)) => format!(
+        Ok(Message::Webhook(WebhookEvent::Media(h))) => format!(
             "mediaAssetId={} kind={}",
             h.data.media_asset_id.unwrap_or_default(),
             h.data.kind.unwrap_or_default()
         ),
-        Ok(WebhookEvent::Transcoder(h)) => format!(
+        Ok(Message::Webhook(WebhookEvent::Transcoder(h))) => format!(
             "transcoderId={} status={}",
             h.data.transcoder_id.unwrap_or_default(),
             h.data.status.unwrap_or_default()
         ),
-        Ok(WebhookEvent::ThumbnailStored(h)) => format!("key={} size={}", h.data.key, h.data.size),
-        Ok(WebhookEvent::ClaimCheck { pointer, .. }) => format!(
+        Ok(Message::ThumbnailStored(h)) => format!("key={} size={}", h.data.key, h.data.size),
+        Ok(Message::ClaimCheck { pointer, .. }) => format!(
             "claimCheck s3://{}/{} size={}",
             pointer.bucket, pointer.key, pointer.size
         ),
-        Ok(WebhookEvent::ViewerConnection(_) | WebhookEvent::Unknown(_)) => String::new(),
+        Ok(Message::Webhook(WebhookEvent::ViewerConnection(_) | WebhookEvent::Unknown(_))) => {
+            String::new()
+        }
         Err(_) => "(not a webhook envelope)".into(),
     };
     format!(

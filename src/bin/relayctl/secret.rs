@@ -1,7 +1,7 @@
 //! `secret set`: the webhook secret copied from the dashboard, into Secrets Manager.
 
-use millicast_webhook_relay::secrets::Secret;
-use millicast_webhook_relay::secretsmanager::{Previous, SecretStored, store_new_secret};
+use millicast_webhook_relay::aws::secretsmanager::{Previous, SecretStored, store_new_secret};
+use millicast_webhook_relay::relay::secrets::WebhookSecret;
 
 use crate::aws_clients::{clients, one_line};
 use crate::target::{StackArgs, pick};
@@ -37,7 +37,8 @@ pub async fn run_set(
     if text.trim().is_empty() {
         return Err("no secret on standard input (paste the secret the dashboard shows)".into());
     }
-    let secret = Secret::from_base64(&text).map_err(|problem| format!("the secret {problem}"))?;
+    let secret =
+        WebhookSecret::from_base64(&text).map_err(|problem| format!("the secret {problem}"))?;
     let clients = clients().await?;
     let previous = if drop_previous {
         Previous::Drop

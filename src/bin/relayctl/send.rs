@@ -3,9 +3,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use millicast_webhook_relay::clock::now_ms;
-use millicast_webhook_relay::samples::{self, JSON_SAMPLES};
-use millicast_webhook_relay::signature::sign;
+use millicast_webhook_relay::events;
+use millicast_webhook_relay::relay::clock::now_ms;
+use millicast_webhooks::samples::{self, JSON_SAMPLES};
+use millicast_webhooks::signature::sign;
 
 use crate::input::{decode_secret, read_input};
 
@@ -112,11 +113,11 @@ pub fn run_send(
 }
 
 pub fn run_events(dir: &Path, check: bool) -> Result<(), String> {
-    let files = samples::event_files();
+    let files = events::event_files();
     let mut stale = Vec::new();
     for file in &files {
         let path = dir.join(&file.file_name);
-        let text = samples::event_file_text(file);
+        let text = events::event_file_text(file);
         if check {
             if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
                 stale.push(path.display().to_string());

@@ -2,8 +2,8 @@
 
 use std::io::IsTerminal;
 
-use millicast_webhook_relay::platform::PlatformClient;
-use millicast_webhook_relay::status::{Level, checks};
+use millicast_webhook_relay::operator::platform::PlatformClient;
+use millicast_webhook_relay::operator::status::{Level, checks};
 
 use crate::aws_clients::{clients, sdk_config};
 use crate::target::StackArgs;

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use clap::Args;
-use millicast_webhook_relay::config::PathSettings;
-use millicast_webhook_relay::lifecycle::RelayTarget;
-use millicast_webhook_relay::secrets::DEFAULT_REFRESH_INTERVAL;
-use millicast_webhook_relay::stack::{StackOutputs, read_outputs};
+use millicast_webhook_relay::operator::lifecycle::RelayTarget;
+use millicast_webhook_relay::operator::stack::{StackOutputs, read_outputs};
+use millicast_webhook_relay::relay::config::PathSettings;
+use millicast_webhook_relay::relay::secrets::DEFAULT_REFRESH_INTERVAL;
 
 use crate::aws_clients::sdk_config;
 

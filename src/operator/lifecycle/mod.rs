@@ -1,0 +1,94 @@
+//! The webhook's life across the platform, Secrets Manager and the relay (`relayctl register`
+//! and `relayctl rotate`), and the proof that a delivery makes the whole trip.
+//!
+//! - **register** adopts the webhook that already points at the function URL (or creates one),
+//!   stores its secret with `secret set` semantics, replays what the relay kept meanwhile, and
+//!   proves the round trip. Running it again changes nothing on the platform or in the secret.
+//! - **rotate** renews the secret on the platform, stores the new one at once (the old one as
+//!   `previous`), waits out the relay's refresh interval, replays the quarantine window twice
+//!   (to catch a delivery kept while the first pass listed), and proves the round trip.
+//! - **The proof** asks the platform for a test *thumbnail* under a stream name nobody else uses
+//!   and looks for it where the relay stores it, in S3: it never reads the queue, so it neither
+//!   consumes nor delays anyone's messages. On a timeout it says which hop failed, from the
+//!   evidence: the quarantine, the webhook's state, both secrets, and a delivery relayctl sends
+//!   the function URL itself.
+
+mod proof;
+mod register;
+mod rotate;
+
+use std::time::Duration;
+
+use crate::aws::s3::S3ObjectStore;
+use crate::aws::sdk::Clients;
+use crate::aws::secretsmanager::read_secrets;
+use crate::aws::sqs::SqsEventQueue;
+use crate::operator::replay::{ReplayOptions, Replayed, replay_quarantine};
+use crate::relay::config::PathSettings;
+use crate::relay::delivery::Delivery;
+
+pub use proof::{PROBE_STREAM_PREFIX, RoundTrip, prove_round_trip};
+pub use register::{RegisterOptions, Registered, register};
+pub use rotate::{RotateFailure, Rotated, rotate};
+
+/// Where the relay is and how it is configured.
+#[derive(Debug, Clone)]
+pub struct RelayTarget {
+    pub function_url: String,
+    pub bucket: String,
+    pub queue_url: String,
+    pub secret_id: String,
+    /// The relay's own settings (the stack's `RelaySettings`, or the environment).
+    pub paths: PathSettings,
+    /// `SECRET_REFRESH_SECONDS` of the relay.
+    pub refresh_interval: Duration,
+}
+
+/// Progress lines for the operator.
+pub type Say<'a> = &'a mut (dyn FnMut(&str) + Send);
+
+pub(super) fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Replays every kept delivery (received since `since_ms`) that the stored secrets verify:
+/// (recovered, still kept, the latest receive time among the recovered).
+pub(super) async fn replay_window(
+    clients: &Clients,
+    target: &RelayTarget,
+    since_ms: Option<i64>,
+) -> Result<(usize, usize, Option<i64>), String> {
+    let secrets = read_secrets(&clients.secrets, &target.secret_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let delivery = Delivery::new(
+        target.paths.clone(),
+        S3ObjectStore::new(clients.s3.clone(), &target.bucket),
+        SqsEventQueue::new(clients.sqs.clone(), &target.queue_url),
+    )
+    // A delivery neither SQS nor S3 takes stays in quarantine: nothing to log here.
+    .with_log_sink(std::sync::Arc::new(|_: &str| {}));
+    let (mut recovered, mut kept, mut latest) = (0, 0, None::<i64>);
+    replay_quarantine(
+        &clients.s3,
+        &target.bucket,
+        &[secrets.verifier()],
+        &delivery,
+        ReplayOptions {
+            since_ms,
+            dry_run: false,
+        },
+        |key, outcome| match outcome {
+            Replayed::Delivered(_) => {
+                recovered += 1;
+                let received = crate::relay::quarantine::received_ms_from_key(key);
+                latest = latest.max(received);
+            }
+            Replayed::WouldDeliver(_) => {}
+            Replayed::Kept(_) => kept += 1,
+        },
+    )
+    .await
+    .map_err(|e| e.0)?;
+    Ok((recovered, kept, latest))
+}

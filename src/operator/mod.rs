@@ -1,0 +1,11 @@
+//! The operator's library, which `relayctl` drives: the platform's webhooks REST API
+//! ([`platform`]), register and rotate with zero loss ([`lifecycle`]), health at a glance
+//! ([`status`]), quarantine replay ([`replay`]), redrive of spilled events ([`redrive`]) and the
+//! stack's outputs ([`stack`]). Never linked into the Lambda.
+
+pub mod lifecycle;
+pub mod platform;
+pub mod redrive;
+pub mod replay;
+pub mod stack;
+pub mod status;

@@ -1,0 +1,169 @@
+//! The relay's health at a glance (`relayctl status`): each check green, yellow or red, with
+//! the reason and, when something waits for the operator, the command that handles it.
+//!
+//! Thresholds: the event queue's oldest message is yellow from 5 minutes (consumers lag) and red
+//! from 1 hour; any message in the dead-letter queue, any spilled event or quarantined delivery
+//! waiting, any alarm in ALARM, a failed or dropped delivery in the last hour, a disabled or
+//! missing webhook are red; spilled or quarantined deliveries in the last hour are yellow (they
+//! are handled, but someone should know why).
+
+mod bucket;
+mod cloudwatch;
+mod queue;
+mod webhook;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::aws::sdk::Clients;
+use crate::operator::platform::PlatformClient;
+use crate::operator::stack::StackOutputs;
+use crate::relay::keys::UNDELIVERED_PREFIX;
+use crate::relay::quarantine::QUARANTINE_PREFIX;
+
+use bucket::waiting_check;
+use cloudwatch::{alarms_check, metrics_check};
+use queue::{dead_letter_check, queue_check};
+use webhook::webhook_check;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Green,
+    Yellow,
+    Red,
+}
+
+/// One line of the status screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub level: Level,
+    pub summary: String,
+    /// What to run about it, when something waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+impl Check {
+    fn new(name: &'static str, level: Level, summary: impl Into<String>) -> Self {
+        Self {
+            name,
+            level,
+            summary: summary.into(),
+            command: None,
+        }
+    }
+
+    fn with_command(mut self, command: impl Into<String>) -> Self {
+        self.command = Some(command.into());
+        self
+    }
+}
+
+/// The outputs status needs, read from the stack.
+const NEEDED_OUTPUTS: [&str; 6] = [
+    "FunctionUrl",
+    "FunctionName",
+    "QueueUrl",
+    "DeadLetterQueueUrl",
+    "BucketName",
+    "WebhookSecretArn",
+];
+
+pub const OLDEST_MESSAGE_YELLOW: Duration = Duration::from_secs(5 * 60);
+pub const OLDEST_MESSAGE_RED: Duration = Duration::from_secs(60 * 60);
+
+/// Every check, in screen order. `platform` is `None` when `MILLICAST_API_SECRET` is unset.
+pub async fn checks(
+    outputs: &StackOutputs,
+    clients: &Clients,
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    platform: Option<&PlatformClient>,
+) -> Vec<Check> {
+    let stack = &outputs.stack_name;
+    let mut checks = Vec::new();
+    let missing: Vec<&str> = NEEDED_OUTPUTS
+        .iter()
+        .copied()
+        .filter(|name| outputs.get(name).is_none())
+        .collect();
+    if missing.is_empty() {
+        checks.push(Check::new(
+            "stack",
+            Level::Green,
+            format!(
+                "{stack}: {}",
+                outputs.get("FunctionUrl").unwrap_or_default()
+            ),
+        ));
+    } else {
+        checks.push(
+            Check::new(
+                "stack",
+                Level::Red,
+                format!(
+                    "{stack} lacks the outputs {} (deployed from an older template?)",
+                    missing.join(", ")
+                ),
+            )
+            .with_command("sam deploy"),
+        );
+    }
+    let get = |name: &str| outputs.get(name).unwrap_or_default().to_owned();
+    let (function_url, function_name) = (get("FunctionUrl"), get("FunctionName"));
+    let (queue_url, dlq_url, bucket) = (
+        get("QueueUrl"),
+        get("DeadLetterQueueUrl"),
+        get("BucketName"),
+    );
+
+    checks.push(match platform {
+        None => Check::new(
+            "webhook",
+            Level::Yellow,
+            "not checked: MILLICAST_API_SECRET is not set",
+        ),
+        Some(platform) => webhook_check(platform, &function_url, stack).await,
+    });
+    if !queue_url.is_empty() {
+        checks.push(queue_check(clients, cloudwatch, &queue_url, stack).await);
+    }
+    if !dlq_url.is_empty() {
+        checks.push(dead_letter_check(clients, &dlq_url).await);
+    }
+    if !bucket.is_empty() {
+        checks.push(
+            waiting_check(
+                clients,
+                &bucket,
+                UNDELIVERED_PREFIX,
+                "spilled",
+                "spilled event(s) waiting for the queue",
+                format!("relayctl redrive --stack {stack}"),
+            )
+            .await,
+        );
+        checks.push(
+            waiting_check(
+                clients,
+                &bucket,
+                QUARANTINE_PREFIX,
+                "quarantine",
+                "delivery(ies) that could not be verified, kept",
+                format!("relayctl quarantine list --stack {stack}, then relayctl quarantine replay --stack {stack}"),
+            )
+            .await,
+        );
+    }
+    checks.push(alarms_check(cloudwatch, stack).await);
+    if !function_name.is_empty() {
+        checks.push(metrics_check(cloudwatch, &function_name).await);
+    }
+    checks
+}
+
+pub(super) fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

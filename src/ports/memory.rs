@@ -1,0 +1,138 @@
+//! In-process implementations of the ports, for unit tests, benchmarks and fuzzing.
+//! They keep what they are given and can be told to fail.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crate::ports::SecretSource;
+use crate::ports::{EventQueue, IoError, ObjectPut, ObjectStore, PutOutcome};
+use crate::relay::message::QueueMessage;
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    bucket: String,
+    objects: Mutex<Vec<ObjectPut>>,
+    failing: AtomicBool,
+}
+
+impl MemoryStore {
+    pub fn new(bucket: impl Into<String>) -> Self {
+        Self {
+            bucket: bucket.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Every object currently stored, in write order (an overwrite replaces in place).
+    pub fn objects(&self) -> Vec<ObjectPut> {
+        self.objects.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+}
+
+impl ObjectStore for MemoryStore {
+    fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    async fn put(&self, object: ObjectPut) -> Result<PutOutcome, IoError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(IoError("memory store set to fail".into()));
+        }
+        let mut objects = self
+            .objects
+            .lock()
+            .map_err(|_| IoError("memory store poisoned".into()))?;
+        match objects.iter_mut().find(|o| o.key == object.key) {
+            Some(_) if object.if_absent => Ok(PutOutcome::AlreadyExists),
+            Some(existing) => {
+                *existing = object;
+                Ok(PutOutcome::Stored)
+            }
+            None => {
+                objects.push(object);
+                Ok(PutOutcome::Stored)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryQueue {
+    messages: Mutex<Vec<QueueMessage>>,
+    failing: AtomicBool,
+}
+
+impl MemoryQueue {
+    pub fn messages(&self) -> Vec<QueueMessage> {
+        self.messages.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+}
+
+impl EventQueue for MemoryQueue {
+    async fn send(&self, message: &QueueMessage) -> Result<(), IoError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(IoError("memory queue set to fail".into()));
+        }
+        self.messages
+            .lock()
+            .map_err(|_| IoError("memory queue poisoned".into()))?
+            .push(message.clone());
+        Ok(())
+    }
+}
+
+/// A stored secret value in memory; counts its reads.
+#[derive(Debug, Default)]
+pub struct MemorySecretSource {
+    value: Mutex<String>,
+    failing: AtomicBool,
+    reads: AtomicU64,
+}
+
+impl MemorySecretSource {
+    pub fn new(value: &str) -> Self {
+        Self {
+            value: Mutex::new(value.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    pub fn set(&self, value: &str) {
+        if let Ok(mut stored) = self.value.lock() {
+            value.clone_into(&mut stored);
+        }
+    }
+
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::SeqCst)
+    }
+}
+
+impl SecretSource for MemorySecretSource {
+    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<String, IoError>> + Send + '_>> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        let result = if self.failing.load(Ordering::SeqCst) {
+            Err(IoError("memory secret source set to fail".into()))
+        } else {
+            self.value
+                .lock()
+                .map(|value| value.clone())
+                .map_err(|_| IoError("memory secret poisoned".into()))
+        };
+        Box::pin(std::future::ready(result))
+    }
+}

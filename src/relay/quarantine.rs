@@ -1,0 +1,449 @@
+//! What the relay keeps of a delivery it could not verify (DESIGN.md, "Secrets and quarantine":
+//! *Quarantine*).
+//!
+//! The platform switches to a renewed secret at once and never retries, so a delivery signed
+//! with a secret the relay does not know yet is kept — never forwarded — until
+//! `relayctl quarantine replay` can verify it:
+//! - only deliveries with a well-formed signature that matches no known secret
+//!   (`invalid_signature`), or that arrive while no secret can be read (`secret_unavailable`);
+//! - at `quarantine/{yyyy}/{mm}/{dd}/{receivedMs}-{sha256 of body}`: the raw body, with user
+//!   metadata `signature`, `content-type`, `stream-id`, `feed-id`, `token-id`, `timestamp` (the
+//!   request's headers, those present and fit for S3 metadata), `reason` and `received`;
+//! - bounded: bodies up to `QUARANTINE_MAX_BYTES`, at most `QUARANTINE_PER_MINUTE` objects per
+//!   instance and calendar minute; a lifecycle rule (template.yaml) expires them.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+
+use crate::ports::{IoError, ObjectPut, ObjectStore};
+use crate::relay::clock::date_path;
+use crate::relay::config::QuarantineConfig;
+use crate::relay::thumbnail::clean_value;
+use millicast_webhooks::ThumbnailHeaders;
+
+/// Prefix under which `relayctl quarantine list|replay` finds kept deliveries.
+pub const QUARANTINE_PREFIX: &str = "quarantine/";
+
+/// Why a delivery was kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuarantineReason {
+    /// No known secret matches its signature (after any refresh).
+    InvalidSignature,
+    /// No secret could be read at all.
+    SecretUnavailable,
+}
+
+impl QuarantineReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidSignature => "invalid_signature",
+            Self::SecretUnavailable => "secret_unavailable",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "invalid_signature" => Some(Self::InvalidSignature),
+            "secret_unavailable" => Some(Self::SecretUnavailable),
+            _ => None,
+        }
+    }
+}
+
+/// `quarantine/{yyyy}/{mm}/{dd}/{receivedMs}-{sha256}`, dated by the receive time.
+pub fn quarantine_key(received_ms: i64, sha256_hex: &str) -> String {
+    format!(
+        "{QUARANTINE_PREFIX}{}/{received_ms}-{sha256_hex}",
+        date_path(received_ms)
+    )
+}
+
+/// The headers of a delivery that are kept with it (as received; unsigned, untrusted).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryHeaders<'a> {
+    /// The `X-Millicast-Signature` value (well-formed, or nothing is kept).
+    pub signature: &'a str,
+    pub content_type: Option<&'a str>,
+    pub thumbnail: ThumbnailHeaders<'a>,
+}
+
+/// The object that keeps one delivery (`sha256_hex`: of the body). Header values that are not
+/// printable ASCII or are longer than S3 metadata should carry are left out.
+pub fn quarantine_object(
+    body: Bytes,
+    sha256_hex: &str,
+    headers: &DeliveryHeaders<'_>,
+    reason: QuarantineReason,
+    received_ms: i64,
+) -> ObjectPut {
+    let metadata = [
+        ("signature", Some(headers.signature)),
+        ("content-type", headers.content_type),
+        ("stream-id", headers.thumbnail.stream_id),
+        ("feed-id", headers.thumbnail.feed_id),
+        ("token-id", headers.thumbnail.token_id),
+        ("timestamp", headers.thumbnail.timestamp),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| clean_value(value.map(str::trim)).map(|v| (name, v.to_owned())))
+    .chain([
+        ("reason", reason.as_str().to_owned()),
+        ("received", received_ms.to_string()),
+    ])
+    .collect();
+    ObjectPut {
+        key: quarantine_key(received_ms, sha256_hex),
+        body,
+        // Never served as what the unsigned header claims.
+        content_type: "application/octet-stream".into(),
+        metadata,
+        if_absent: true,
+    }
+}
+
+/// A kept delivery read back from its object (for replay and listing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptDelivery {
+    pub signature: Option<String>,
+    pub content_type: Option<String>,
+    pub stream_id: Option<String>,
+    pub feed_id: Option<String>,
+    pub token_id: Option<String>,
+    pub timestamp: Option<String>,
+    pub reason: Option<QuarantineReason>,
+    /// Epoch ms the relay received it (from the metadata, else from the key).
+    pub received_ms: Option<i64>,
+}
+
+impl KeptDelivery {
+    /// Reads the user metadata of a quarantine object (S3 gives the names in lower case).
+    pub fn from_metadata(key: &str, metadata: &HashMap<String, String>) -> Self {
+        let get = |name: &str| metadata.get(name).cloned();
+        Self {
+            signature: get("signature"),
+            content_type: get("content-type"),
+            stream_id: get("stream-id"),
+            feed_id: get("feed-id"),
+            token_id: get("token-id"),
+            timestamp: get("timestamp"),
+            reason: metadata
+                .get("reason")
+                .and_then(|reason| QuarantineReason::parse(reason)),
+            received_ms: metadata
+                .get("received")
+                .and_then(|ms| ms.parse().ok())
+                .or_else(|| received_ms_from_key(key)),
+        }
+    }
+
+    /// The delivery's headers, as the relay saw them.
+    pub fn headers(&self) -> DeliveryHeaders<'_> {
+        DeliveryHeaders {
+            signature: self.signature.as_deref().unwrap_or_default(),
+            content_type: self.content_type.as_deref(),
+            thumbnail: ThumbnailHeaders {
+                stream_id: self.stream_id.as_deref(),
+                feed_id: self.feed_id.as_deref(),
+                token_id: self.token_id.as_deref(),
+                timestamp: self.timestamp.as_deref(),
+            },
+        }
+    }
+}
+
+/// The `{receivedMs}` of a `quarantine/…/{receivedMs}-{sha256}` key (listing filters by it
+/// without reading each object).
+pub fn received_ms_from_key(key: &str) -> Option<i64> {
+    let name = key.strip_prefix(QUARANTINE_PREFIX)?.rsplit('/').next()?;
+    name.split_once('-')?.0.parse().ok()
+}
+
+/// Whether one more delivery may be kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Admitted,
+    /// `QUARANTINE=false`.
+    Disabled,
+    /// Body over `QUARANTINE_MAX_BYTES`.
+    TooLarge,
+    /// `QUARANTINE_PER_MINUTE` objects already kept this minute by this instance.
+    RateLimited,
+}
+
+impl Admission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admitted => "admitted",
+            Self::Disabled => "disabled",
+            Self::TooLarge => "too_large",
+            Self::RateLimited => "rate_limited",
+        }
+    }
+}
+
+/// The size and rate bounds of one instance's quarantine.
+#[derive(Debug)]
+pub struct QuarantineGate {
+    config: QuarantineConfig,
+    /// (calendar minute since the epoch, objects admitted in it)
+    window: Mutex<(i64, u32)>,
+}
+
+impl QuarantineGate {
+    pub fn new(config: QuarantineConfig) -> Self {
+        Self {
+            config,
+            window: Mutex::new((i64::MIN, 0)),
+        }
+    }
+
+    /// Admits a body of `size` bytes at `now_ms`, counting it against this minute's cap.
+    pub fn admit(&self, size: usize, now_ms: i64) -> Admission {
+        if !self.config.enabled {
+            return Admission::Disabled;
+        }
+        if size > self.config.max_bytes {
+            return Admission::TooLarge;
+        }
+        let minute = now_ms.div_euclid(60_000);
+        let mut window = match self.window.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if window.0 != minute {
+            *window = (minute, 0);
+        }
+        if window.1 >= self.config.per_minute {
+            return Admission::RateLimited;
+        }
+        window.1 += 1;
+        Admission::Admitted
+    }
+}
+
+/// What happened to a delivery that qualified for quarantine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Quarantined {
+    /// Kept at this key.
+    Kept(String),
+    /// Not kept: disabled, too large or over the rate.
+    NotAdmitted(Admission),
+    /// The write failed (the delivery is lost; its hash and size are logged).
+    NotStored(String),
+}
+
+/// Keeps `body` (whose hash is `sha256_hex`) if the gate admits it.
+pub async fn keep<S: ObjectStore>(
+    store: &S,
+    gate: &QuarantineGate,
+    body: Bytes,
+    sha256_hex: &str,
+    headers: &DeliveryHeaders<'_>,
+    reason: QuarantineReason,
+    received_ms: i64,
+) -> Quarantined {
+    match gate.admit(body.len(), received_ms) {
+        Admission::Admitted => {}
+        refused => return Quarantined::NotAdmitted(refused),
+    }
+    let object = quarantine_object(body, sha256_hex, headers, reason, received_ms);
+    let key = object.key.clone();
+    match store.put(object).await {
+        Ok(_) => Quarantined::Kept(key),
+        Err(IoError(cause)) => Quarantined::NotStored(cause),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    /// `quarantine_object` with the body's hash computed here.
+    fn object(
+        body: &'static [u8],
+        headers: &DeliveryHeaders<'_>,
+        reason: QuarantineReason,
+        received_ms: i64,
+    ) -> ObjectPut {
+        let sha256 = hex::encode(Sha256::digest(body));
+        quarantine_object(
+            Bytes::from_static(body),
+            &sha256,
+            headers,
+            reason,
+            received_ms,
+        )
+    }
+
+    const RECEIVED: i64 = 1_638_463_486_489; // 2021-12-02T16:44:46.489Z (GNU date)
+
+    fn config(per_minute: u32, max_bytes: usize) -> QuarantineConfig {
+        QuarantineConfig {
+            enabled: true,
+            max_bytes,
+            per_minute,
+        }
+    }
+
+    #[test]
+    fn key_is_dated_by_receive_time_and_named_by_content() {
+        // sha256("body") from `printf body | sha256sum`.
+        let object = object(
+            b"body",
+            &DeliveryHeaders {
+                signature: "sha1=00",
+                ..Default::default()
+            },
+            QuarantineReason::InvalidSignature,
+            RECEIVED,
+        );
+        assert_eq!(
+            object.key,
+            "quarantine/2021/12/02/1638463486489-230d8358dc8e8890b4c58deeb62912ee2f20357ae92a5cc861b98e68fe31acb5"
+        );
+        assert_eq!(received_ms_from_key(&object.key), Some(RECEIVED));
+        assert!(object.if_absent);
+        assert_eq!(object.content_type, "application/octet-stream");
+    }
+
+    #[test]
+    fn metadata_keeps_the_headers_present_and_why() {
+        let headers = DeliveryHeaders {
+            signature: "sha1=dfde8e23a8c06e6c522a67d50fe7412283f653f9",
+            content_type: Some("image/jpeg"),
+            thumbnail: ThumbnailHeaders {
+                stream_id: Some("ABC123/myStream"),
+                feed_id: Some("feed-1"),
+                token_id: None,
+                timestamp: Some("1638463486000"),
+            },
+        };
+        let object = object(
+            b"\xff\xd8",
+            &headers,
+            QuarantineReason::SecretUnavailable,
+            RECEIVED,
+        );
+        let metadata: HashMap<String, String> = object
+            .metadata
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        assert_eq!(
+            metadata,
+            HashMap::from([
+                ("signature".into(), headers.signature.into()),
+                ("content-type".into(), "image/jpeg".into()),
+                ("stream-id".into(), "ABC123/myStream".into()),
+                ("feed-id".into(), "feed-1".into()),
+                ("timestamp".into(), "1638463486000".into()),
+                ("reason".into(), "secret_unavailable".into()),
+                ("received".into(), RECEIVED.to_string()),
+            ])
+        );
+        // Read back, the kept delivery gives the same headers.
+        let kept = KeptDelivery::from_metadata(&object.key, &metadata);
+        assert_eq!(kept.headers(), headers);
+        assert_eq!(kept.reason, Some(QuarantineReason::SecretUnavailable));
+        assert_eq!(kept.received_ms, Some(RECEIVED));
+    }
+
+    #[test]
+    fn hostile_headers_never_reach_metadata_or_the_key() {
+        let long = "a".repeat(10_000);
+        for hostile in [
+            "../../etc/passwd\u{0}",
+            "line\r\nx-amz-meta-evil: 1",
+            "caf\u{e9}",
+            "\u{202e}gpj.exe",
+            long.as_str(),
+            "",
+        ] {
+            let headers = DeliveryHeaders {
+                signature: "sha1=00",
+                content_type: Some(hostile),
+                thumbnail: ThumbnailHeaders {
+                    stream_id: Some(hostile),
+                    feed_id: Some(hostile),
+                    token_id: Some(hostile),
+                    timestamp: Some(hostile),
+                },
+            };
+            let object = object(b"x", &headers, QuarantineReason::InvalidSignature, RECEIVED);
+            let names: Vec<&str> = object.metadata.iter().map(|(name, _)| *name).collect();
+            assert_eq!(names, ["signature", "reason", "received"], "{hostile:?}");
+            assert!(
+                object
+                    .key
+                    .starts_with("quarantine/2021/12/02/1638463486489-")
+            );
+            assert_eq!(
+                object.key.len(),
+                "quarantine/2021/12/02/1638463486489-".len() + 64
+            );
+        }
+        // Path-like but printable values are kept as metadata (never as key parts).
+        let headers = DeliveryHeaders {
+            signature: "sha1=00",
+            thumbnail: ThumbnailHeaders {
+                stream_id: Some("../../x"),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let object = object(b"", &headers, QuarantineReason::InvalidSignature, RECEIVED);
+        assert!(object.metadata.contains(&("stream-id", "../../x".into())));
+        assert!(!object.key.contains(".."));
+    }
+
+    #[test]
+    fn a_key_without_metadata_still_gives_its_receive_time() {
+        let kept =
+            KeptDelivery::from_metadata("quarantine/2021/12/02/1638463486489-abc", &HashMap::new());
+        assert_eq!(kept.received_ms, Some(RECEIVED));
+        assert_eq!(
+            received_ms_from_key("undelivered/2021/12/02/5-abc.json"),
+            None
+        );
+        assert_eq!(received_ms_from_key("quarantine/x/y"), None);
+    }
+
+    #[test]
+    fn the_gate_caps_each_minute() {
+        let gate = QuarantineGate::new(config(3, 100));
+        let minute = 60_000 * 28_000_000;
+        let admitted: Vec<Admission> = (0..5).map(|i| gate.admit(10, minute + i)).collect();
+        assert_eq!(
+            admitted,
+            [
+                Admission::Admitted,
+                Admission::Admitted,
+                Admission::Admitted,
+                Admission::RateLimited,
+                Admission::RateLimited
+            ]
+        );
+        // The next minute starts afresh.
+        assert_eq!(gate.admit(10, minute + 60_000), Admission::Admitted);
+    }
+
+    #[test]
+    fn the_gate_refuses_large_bodies_without_counting_them() {
+        let gate = QuarantineGate::new(config(1, 100));
+        assert_eq!(gate.admit(101, 0), Admission::TooLarge);
+        assert_eq!(gate.admit(100, 0), Admission::Admitted);
+        assert_eq!(gate.admit(1, 0), Admission::RateLimited);
+    }
+
+    #[test]
+    fn a_disabled_quarantine_keeps_nothing() {
+        let gate = QuarantineGate::new(QuarantineConfig {
+            enabled: false,
+            ..config(10, 10)
+        });
+        assert_eq!(gate.admit(1, 0), Admission::Disabled);
+    }
+}

@@ -1,0 +1,264 @@
+//! Thumbnail hooks: the S3 key and object metadata, built from unsigned (untrusted) headers.
+//!
+//! Only the image bytes are signed. The stream id and timestamp headers are checked segment by
+//! segment so that no value can steer a key outside the configured prefix.
+
+use millicast_webhooks::ThumbnailHeaders;
+use sha2::{Digest, Sha256};
+
+/// Replaces a key segment that is missing or unsafe.
+pub const UNKNOWN_SEGMENT: &str = "_unknown";
+const MAX_SEGMENT_LEN: usize = 128;
+/// Longest metadata value kept; S3 allows 2 KB of user metadata in all.
+const MAX_METADATA_VALUE_LEN: usize = 256;
+
+/// True for a segment of `[A-Za-z0-9._~-]{1,128}` other than `.` and `..`.
+pub fn is_safe_segment(segment: &str) -> bool {
+    (1..=MAX_SEGMENT_LEN).contains(&segment.len())
+        && segment != "."
+        && segment != ".."
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'))
+}
+
+fn safe_segment(segment: Option<&str>) -> &str {
+    segment
+        .filter(|s| is_safe_segment(s))
+        .unwrap_or(UNKNOWN_SEGMENT)
+}
+
+/// A header value fit to be an S3 metadata value or a JSON field: printable ASCII, bounded.
+pub fn clean_value(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| {
+        !v.is_empty()
+            && v.len() <= MAX_METADATA_VALUE_LEN
+            && v.bytes().all(|b| (0x20..0x7f).contains(&b))
+    })
+}
+
+/// Everything needed to store one thumbnail and announce it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThumbnailPlan {
+    /// `{prefix}{account}/{stream}/{timestampMs}-{sha256[..16]}.jpg`
+    pub key: String,
+    /// `{prefix}{account}/{stream}/latest.jpg`
+    pub latest_key: String,
+    pub timestamp_ms: u64,
+    pub sha256_hex: String,
+    /// Cleaned header values (`None` when absent or unfit).
+    pub stream_id: Option<String>,
+    pub feed_id: Option<String>,
+    pub token_id: Option<String>,
+    /// S3 user metadata: `stream-id`, `feed-id`, `token-id`, `timestamp`, `sha256` (those present).
+    pub metadata: Vec<(&'static str, String)>,
+}
+
+impl ThumbnailPlan {
+    /// Builds the plan for `image`; `now_ms` stands in for a missing or invalid timestamp header.
+    pub fn new(prefix: &str, headers: &ThumbnailHeaders<'_>, image: &[u8], now_ms: u64) -> Self {
+        let sha256_hex = hex::encode(Sha256::digest(image));
+        let (account, stream) = headers.account_and_stream();
+        let folder = format!(
+            "{prefix}{}/{}/",
+            safe_segment(account),
+            safe_segment(stream)
+        );
+        let header_timestamp = headers.timestamp_ms();
+        let timestamp_ms = header_timestamp.unwrap_or(now_ms);
+
+        let stream_id = clean_value(headers.stream_id).map(str::to_owned);
+        let feed_id = clean_value(headers.feed_id).map(str::to_owned);
+        let token_id = clean_value(headers.token_id).map(str::to_owned);
+        let metadata = [
+            ("stream-id", stream_id.clone()),
+            ("feed-id", feed_id.clone()),
+            ("token-id", token_id.clone()),
+            ("timestamp", header_timestamp.map(|t| t.to_string())),
+            ("sha256", Some(sha256_hex.clone())),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|v| (name, v)))
+        .collect();
+
+        Self {
+            key: format!("{folder}{timestamp_ms}-{}.jpg", &sha256_hex[..16]),
+            latest_key: format!("{folder}latest.jpg"),
+            timestamp_ms,
+            sha256_hex,
+            stream_id,
+            feed_id,
+            token_id,
+            metadata,
+        }
+    }
+
+    /// The SQS message announcing a stored thumbnail (DESIGN.md "Thumbnail path").
+    pub fn stored_event(&self, bucket: &str, size: usize, content_type: &str) -> String {
+        serde_json::json!({
+            "type": "thumbnail",
+            "event": "stored",
+            "timestamp": self.timestamp_ms,
+            "data": {
+                "streamId": self.stream_id,
+                "feedId": self.feed_id,
+                "tokenId": self.token_id,
+                "bucket": bucket,
+                "key": self.key,
+                "size": size,
+                "sha256": self.sha256_hex,
+                "contentType": content_type,
+            }
+        })
+        .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_700_000_000_000;
+    // sha256("jpeg") computed with `printf jpeg | sha256sum`.
+    const IMAGE: &[u8] = b"jpeg";
+    const IMAGE_SHA256: &str = "41e5787e9f28562d07b891b1816b492309d646c0f2829743fa4963a9f9cc1d61";
+
+    fn plan(stream_id: Option<&str>, timestamp: Option<&str>) -> ThumbnailPlan {
+        let headers = ThumbnailHeaders {
+            stream_id,
+            feed_id: Some("feed-1"),
+            token_id: None,
+            timestamp,
+        };
+        ThumbnailPlan::new("thumbnails/", &headers, IMAGE, NOW)
+    }
+
+    #[test]
+    fn key_follows_the_documented_scheme() {
+        let plan = plan(Some("ZG6NWV/sample_stream"), Some("1638463486489"));
+        assert_eq!(plan.sha256_hex, IMAGE_SHA256);
+        assert_eq!(
+            plan.key,
+            format!(
+                "thumbnails/ZG6NWV/sample_stream/1638463486489-{}.jpg",
+                &IMAGE_SHA256[..16]
+            )
+        );
+        assert_eq!(
+            plan.latest_key,
+            "thumbnails/ZG6NWV/sample_stream/latest.jpg"
+        );
+        assert_eq!(plan.timestamp_ms, 1_638_463_486_489);
+    }
+
+    #[test]
+    fn metadata_holds_the_present_headers_only() {
+        let plan = plan(Some("ZG6NWV/sample_stream"), Some("1638463486489"));
+        assert_eq!(
+            plan.metadata,
+            vec![
+                ("stream-id", "ZG6NWV/sample_stream".to_owned()),
+                ("feed-id", "feed-1".to_owned()),
+                ("timestamp", "1638463486489".to_owned()),
+                ("sha256", IMAGE_SHA256.to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn unsafe_stream_segments_become_unknown() {
+        let long = "a".repeat(129);
+        let exactly_max = "b".repeat(128);
+        let long_stream = format!("acct/{long}");
+        let max_stream = format!("acct/{exactly_max}");
+        let cases: Vec<(Option<&str>, &str, &str)> = vec![
+            (None, UNKNOWN_SEGMENT, UNKNOWN_SEGMENT),
+            (Some(""), UNKNOWN_SEGMENT, UNKNOWN_SEGMENT),
+            (Some("acct"), "acct", UNKNOWN_SEGMENT),
+            (Some("acct/"), "acct", UNKNOWN_SEGMENT),
+            (Some("/etc/passwd"), UNKNOWN_SEGMENT, UNKNOWN_SEGMENT),
+            (Some("../../etc"), UNKNOWN_SEGMENT, UNKNOWN_SEGMENT),
+            (Some("acct/../../x"), "acct", UNKNOWN_SEGMENT),
+            (Some("./."), UNKNOWN_SEGMENT, UNKNOWN_SEGMENT),
+            (Some("acct/%2e%2e"), "acct", UNKNOWN_SEGMENT),
+            (Some("acct/na\0me"), "acct", UNKNOWN_SEGMENT),
+            (Some("acct/na\nme"), "acct", UNKNOWN_SEGMENT),
+            (Some("acct/stréam"), "acct", UNKNOWN_SEGMENT),
+            (Some("acct/stream\u{2215}x"), "acct", UNKNOWN_SEGMENT),
+            (Some("ac ct/stream"), UNKNOWN_SEGMENT, "stream"),
+            (Some(long.as_str()), UNKNOWN_SEGMENT, UNKNOWN_SEGMENT),
+            (Some(long_stream.as_str()), "acct", UNKNOWN_SEGMENT),
+            (Some(max_stream.as_str()), "acct", exactly_max.as_str()),
+            (Some("a.b~c-d_e/..."), "a.b~c-d_e", "..."),
+        ];
+        for (stream_id, account, stream) in cases {
+            let plan = plan(stream_id, Some("1"));
+            let expected = format!("thumbnails/{account}/{stream}/1-");
+            assert!(
+                plan.key.starts_with(&expected),
+                "{stream_id:?} gave {}",
+                plan.key
+            );
+            // Nothing but the prefix, two segments and the file name.
+            let rest = plan.key.strip_prefix("thumbnails/").unwrap();
+            assert_eq!(
+                rest.split('/').count(),
+                3,
+                "{stream_id:?} gave {}",
+                plan.key
+            );
+            assert!(rest.split('/').all(is_safe_segment), "{}", plan.key);
+        }
+    }
+
+    #[test]
+    fn missing_or_invalid_timestamp_becomes_the_receive_time() {
+        for timestamp in [
+            None,
+            Some(""),
+            Some("abc"),
+            Some("-5"),
+            Some("+5"),
+            Some(" 5"),
+            Some("1.5"),
+            Some("99999999999999999999999"),
+        ] {
+            let plan = plan(Some("a/b"), timestamp);
+            assert_eq!(plan.timestamp_ms, NOW, "{timestamp:?}");
+            assert!(plan.key.contains(&format!("/{NOW}-")));
+            assert!(!plan.metadata.iter().any(|(name, _)| *name == "timestamp"));
+        }
+    }
+
+    #[test]
+    fn unfit_metadata_values_are_dropped() {
+        let long = "x".repeat(300);
+        let headers = ThumbnailHeaders {
+            stream_id: Some("a/b\nInjected: yes"),
+            feed_id: Some(&long),
+            token_id: Some("tökén"),
+            timestamp: None,
+        };
+        let plan = ThumbnailPlan::new("", &headers, IMAGE, NOW);
+        assert_eq!(plan.metadata, vec![("sha256", IMAGE_SHA256.to_owned())]);
+        assert!(plan.key.starts_with("a/_unknown/"));
+    }
+
+    #[test]
+    fn stored_event_has_the_documented_shape() {
+        let plan = plan(Some("ZG6NWV/sample_stream"), Some("1638463486489"));
+        let event: serde_json::Value =
+            serde_json::from_str(&plan.stored_event("bucket-1", 4, "image/jpeg")).unwrap();
+        assert_eq!(
+            event,
+            serde_json::json!({
+                "type": "thumbnail", "event": "stored", "timestamp": 1638463486489u64,
+                "data": {
+                    "streamId": "ZG6NWV/sample_stream", "feedId": "feed-1", "tokenId": null,
+                    "bucket": "bucket-1", "key": plan.key, "size": 4,
+                    "sha256": IMAGE_SHA256, "contentType": "image/jpeg"
+                }
+            })
+        );
+    }
+}
