@@ -8,7 +8,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test venv lint template unit events run package bench fuzz fuzz-check lock clean
+.PHONY: test venv lint template unit events run package bench fuzz fuzz-check lock clean domain-crate
 
 CARGO_FUZZ := .tools/bin/cargo-fuzz
 FUZZ_TARGETS := signature_header envelope thumbnail_key handler
@@ -20,6 +20,14 @@ test: venv lint template fuzz-check
 	$(VENV)/bin/python -m unittest scripts/test_local_platform.py scripts/test_moto_iam.py
 	cargo test --features cli --all-targets
 	cargo test --features cli --doc
+	$(MAKE) domain-crate
+
+# The platform's webhooks crate on its own: its tests, its README example and rustdoc examples as
+# doctests, and its documentation without a warning (what docs.rs would render).
+domain-crate:
+	cargo test -p millicast-webhooks --all-features --all-targets
+	cargo test -p millicast-webhooks --all-features --doc
+	RUSTDOCFLAGS="-D warnings" cargo doc -p millicast-webhooks --all-features --no-deps
 
 template: venv
 	cfn-lint template.yaml
@@ -50,6 +58,7 @@ $(VENV_STAMP): requirements-dev.txt
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --features cli --all-targets -- -D warnings
+	cargo clippy -p millicast-webhooks --all-features --all-targets -- -D warnings
 
 unit:
 	cargo test --lib

@@ -391,11 +391,28 @@ impl Fixture {
         s3_sdk: &aws_config::SdkConfig,
         sqs_sdk: &aws_config::SdkConfig,
     ) -> MotoRelay {
-        let store = S3ObjectStore::new(
-            aws::s3_client(s3_sdk, config.s3_force_path_style),
-            &config.thumbnail_bucket,
+        // The SDK keeps one retry budget per service and process (a static token bucket): a
+        // relay is one Lambda process, but these tests run many relays in one, and a test that
+        // drains the budget with timeouts would take the retries of the next one away.
+        let partition = format!("{}-{}", self.bucket, config.event_queue_url);
+        let s3 = aws::s3_client(s3_sdk, config.s3_force_path_style);
+        let s3 = aws_sdk_s3::Client::from_conf(
+            s3.config()
+                .to_builder()
+                .retry_partition(aws_sdk_s3::config::retry::RetryPartition::new(
+                    partition.clone(),
+                ))
+                .build(),
         );
-        let queue = SqsEventQueue::new(aws::sqs_client(sqs_sdk), &config.event_queue_url);
+        let sqs = aws::sqs_client(sqs_sdk);
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            sqs.config()
+                .to_builder()
+                .retry_partition(aws_sdk_sqs::config::retry::RetryPartition::new(partition))
+                .build(),
+        );
+        let store = S3ObjectStore::new(s3, &config.thumbnail_bucket);
+        let queue = SqsEventQueue::new(sqs, &config.event_queue_url);
         let SecretConfig::Literal(secrets) = &config.secrets else {
             panic!(
                 "Fixture::relay takes literal secrets; use relay_with_secrets for Secrets Manager"
