@@ -42,6 +42,8 @@ The platform API (as MILLICAST.md describes it)
     POST   /api/webhooks/test/{Feeds|Recordings|Media|Thumbnail|Transcoder|ViewerConnection}
                                                optional body {"streamName", "transcoderName"};
                                                data: true, then one test event is delivered
+Every route also answers with one trailing slash: the vendor's own Node client
+(@dolbyio/dolbyio-rest-apis-client) creates with `POST /api/webhooks/`.
 Envelopes: success {"status":"success","data":...}; HTTP 400 {"status":"fail","data":{field: msg}};
 other errors {"status":"error","message":...,"code":...,"data":null}.
 The webhook object: {"id","url","secret","isFeedHooks","isRecordingHooks","isThumbnailHooks",
@@ -138,6 +140,9 @@ Assumptions where MILLICAST.md is silent
   refreshSecret: true generates a new secret used by every delivery started after the change
   (no overlap window). reEnable: true clears `disabled` and the failure counter (a no-op on an
   enabled webhook).
+- Paths: one trailing slash is accepted on every /api/ route, not only on the create route the
+  vendor's client uses (that the platform treats its routes alike is assumed); two slashes
+  (`/api/webhooks//`) -> 404.
 - Ids that are not a positive decimal integer (GET/PUT/DELETE /api/webhooks/abc) -> 404 error
   envelope, like an unknown id. Known path with a wrong method -> 405 error envelope with an
   Allow header (e.g. GET /api/webhooks, PUT /api/webhooks/list, GET /api/webhooks/test/Feeds);
@@ -1133,18 +1138,21 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api" or path.startswith("/api/"):
             if not self._authorized():
                 raise ApiError(401, UNAUTHORIZED_MESSAGE, headers={"WWW-Authenticate": "Bearer"})
-            if path == "/api/webhooks":
+            # The vendor's Node client creates with POST /api/webhooks/: one trailing slash is
+            # accepted on every route.
+            route = path[:-1] if path.endswith("/") else path
+            if route == "/api/webhooks":
                 allow("POST")
                 return 200, ok(p.create(self._json_object(raw))), None
-            if path == "/api/webhooks/list":
+            if route == "/api/webhooks/list":
                 allow("GET")
                 return 200, ok(p.list(query)), None
-            m = re.fullmatch(r"/api/webhooks/test/([^/]+)", path)
+            m = re.fullmatch(r"/api/webhooks/test/([^/]+)", route)
             if m:
                 allow("POST")
                 send = p.prepare_test(m.group(1), self._json_object(raw))
                 return 200, ok(True), send
-            m = re.fullmatch(r"/api/webhooks/([^/]+)", path)
+            m = re.fullmatch(r"/api/webhooks/([^/]+)", route)
             if m:
                 allow("GET", "PUT", "DELETE")
                 if method == "GET":

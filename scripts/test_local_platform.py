@@ -427,6 +427,31 @@ class ApiTest(PlatformCase):
         third = self.create("https://example.com/3")
         self.assertGreater(third["id"], second["id"])
 
+    def test_one_trailing_slash_on_api_routes(self):
+        # The vendor's Node client creates with POST /api/webhooks/.
+        created = self.platform.ok("POST", "/api/webhooks/", {"url": "https://x.io/h", "isFeedHooks": True})
+        self.assertEqual(set(created), WEBHOOK_KEYS)
+        wid = created["id"]
+        self.assertEqual(self.platform.ok("GET", f"/api/webhooks/{wid}/"), created)
+        self.assertTrue(self.platform.ok("PUT", f"/api/webhooks/{wid}/", {"isMediaHooks": True})["isMediaHooks"])
+        self.assertEqual([w["id"] for w in self.platform.ok("GET", "/api/webhooks/list/?itemCount=5")], [wid])
+        self.assertIs(self.platform.ok("POST", "/api/webhooks/test/Feeds/"), True)
+        # As strict as without the slash: auth, validation, methods.
+        self.assert_error(self.platform.request("POST", "/api/webhooks/", {}, auth="Bearer wrong"), 401)
+        self.assert_fail(self.platform.request("POST", "/api/webhooks/", {}), {"url", "isFeedHooks"})
+        self.assert_fail(self.platform.request("POST", "/api/webhooks/", {"url": "https://x.io", "isFeedHooks": 1}),
+                         {"isFeedHooks"})
+        self.assert_fail(self.platform.request("GET", "/api/webhooks/list/?itemCount=0"), {"itemCount"})
+        self.assert_error(self.platform.request("GET", "/api/webhooks/"), 405)
+        # Only one slash: two make another path.
+        for path in ("/api/webhooks//", f"/api/webhooks/{wid}//", "/api/webhooks//list", "/api/"):
+            with self.subTest(path=path):
+                self.assert_error(self.platform.request("GET", path), 404)
+        self.assert_error(self.platform.request("POST", "/api/webhooks//", {"url": "https://x.io", "isFeedHooks": True}),
+                          404)
+        self.assertIs(self.platform.ok("DELETE", f"/api/webhooks/{wid}/"), True)
+        self.assertEqual(self.platform.ok("GET", "/api/webhooks/list"), [])
+
     def test_not_found_envelopes(self):
         for path in ("/api/webhooks/999", "/api/webhooks/abc", "/api/webhooks/-1", "/api/webhooks/1.5"):
             for method in ("GET", "PUT", "DELETE"):
