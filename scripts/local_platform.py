@@ -114,6 +114,13 @@ envelopes (400 fail per field for bad parameters, 404 error for unknown ids or r
          test = sent by /api/webhooks/test; runId = the traffic run or null; started/finished
          epoch ms; responseBody = the first 1024 bytes of the receiver's answer (lossy UTF-8).
          Every delivery ever made is kept in memory (no cap).
+    GET  /_local/requests?since=SEQ&limit=N
+         every /api/ request received, for comparing what clients send, each {"seq","method",
+         "target","headers","body","status"}: target = the request target as sent (path and
+         query); headers = [name, value] pairs in the order received, the Authorization
+         credential replaced by <redacted> (its scheme kept); body = the body as received after
+         any chunked transfer coding is removed (lossy UTF-8, "" when none); status = the HTTP
+         status answered. Kept in memory (no cap).
 
 Assumptions where MILLICAST.md is silent
 ----------------------------------------
@@ -631,6 +638,8 @@ class Platform:
         self.next_id = 1
         self.log_lock = threading.Lock()
         self.deliveries: list[dict] = []
+        self.requests_lock = threading.Lock()
+        self.requests: list[dict] = []
         self.record_file = open(record, "a", encoding="utf-8") if record else None
         self.runs: dict[int, TrafficRun] = {}
         self.next_run = 1
@@ -1023,6 +1032,38 @@ class Platform:
             records = records[: values["limit"]]
         return records
 
+    def log_request(self, method: str, target: str, headers, body: bytes, status: int) -> None:
+        pairs = []
+        for name, value in headers.items():
+            if name.lower() == "authorization":
+                scheme, space, _ = value.strip().partition(" ")
+                value = f"{scheme} <redacted>" if space else "<redacted>"
+            pairs.append([name, value])
+        record = {"seq": 0, "method": method, "target": target, "headers": pairs,
+                  "body": body.decode("utf-8", "replace"), "status": status}
+        with self.requests_lock:
+            record["seq"] = len(self.requests) + 1
+            self.requests.append(record)
+
+    def request_log(self, query: dict) -> list:
+        errors = {}
+        values = {}
+        for name in ("since", "limit"):
+            raw = (query.get(name) or [""])[-1].strip()
+            if raw == "":
+                values[name] = None
+            elif re.fullmatch(r"[0-9]{1,18}", raw):
+                values[name] = int(raw)
+            else:
+                errors[name] = f"{name} must be a non-negative integer"
+        if errors:
+            raise ApiError(400, fields=errors)
+        with self.requests_lock:
+            records = self.requests[values["since"] or 0:]  # seq n sits at index n - 1
+        if values["limit"] is not None:
+            records = records[: values["limit"]]
+        return records
+
 
 # --------------------------------------------------------------------------------------------
 # HTTP
@@ -1074,13 +1115,14 @@ class Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         after = None
         extra_headers: dict = {}
+        raw = b""
+        parts = urlsplit(self.path)
         try:
             try:
                 raw = self._read_body()
             except ApiError:
                 self.close_connection = True
                 raise
-            parts = urlsplit(self.path)
             query = parse_qs(parts.query, keep_blank_values=True)
             status, payload, after = self._route(method, parts.path, query, raw)
         except ApiError as err:
@@ -1091,6 +1133,8 @@ class Handler(BaseHTTPRequestHandler):
             payload = {"status": "error", "message": f"Internal error: {err!r}", "code": 500,
                        "data": None}
         self._send(status, payload, extra_headers)
+        if parts.path == "/api" or parts.path.startswith("/api/"):
+            self.platform.log_request(method, self.path, self.headers, raw, status)
         if after is not None:
             after()
 
@@ -1193,6 +1237,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_local/deliveries":
             allow("GET")
             return 200, p.delivery_log(query), None
+        if path == "/_local/requests":
+            allow("GET")
+            return 200, p.request_log(query), None
         raise not_found(f"Route {path}")
 
 

@@ -566,6 +566,53 @@ class ApiTest(PlatformCase):
         self.assertIs(self.platform.ok("POST", "/api/webhooks/test/Feeds"), True)
         self.assertIs(self.platform.ok("POST", "/api/webhooks/test/Feeds", {"streamName": None}), True)
 
+    def test_request_log_keeps_api_requests_as_received(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.platform.port, timeout=30)
+        self.addCleanup(conn.close)
+        body = b'{"url":"https://x.io/h","isFeedHooks":true}'
+        # Chunked, as Node's http client sends a body written before end().
+        conn.request("POST", "/api/webhooks/", body=iter([body[:7], body[7:]]), encode_chunked=True,
+                     headers={"Accept": "application/json", "Content-Type": "application/json",
+                              "Authorization": f"Bearer {API_SECRET}", "User-Agent": "probe/1",
+                              "Transfer-Encoding": "chunked"})
+        response = conn.getresponse()
+        self.assertEqual(response.status, 200)
+        wid = json.loads(response.read())["data"]["id"]
+        self.platform.ok("GET", f"/api/webhooks/list?startingId={wid}&itemCount=2")
+        for auth in ("Bearer wrong", "Basic abc", API_SECRET):
+            self.assert_error(self.platform.request("DELETE", f"/api/webhooks/{wid}", auth=auth), 401)
+        self.assert_error(self.platform.request("GET", "/api/nothing?x=1"), 404)
+        self.platform.request("GET", "/_local/health", auth=None)
+        self.platform.request("GET", "/elsewhere", auth=None)
+
+        status, _, log = self.platform.request("GET", "/_local/requests", auth=None)
+        self.assertEqual(status, 200)
+        self.assertEqual([(r["seq"], r["method"], r["target"], r["status"]) for r in log], [
+            (1, "POST", "/api/webhooks/", 200),
+            (2, "GET", f"/api/webhooks/list?startingId={wid}&itemCount=2", 200),
+            (3, "DELETE", f"/api/webhooks/{wid}", 401), (4, "DELETE", f"/api/webhooks/{wid}", 401),
+            (5, "DELETE", f"/api/webhooks/{wid}", 401),
+            (6, "GET", "/api/nothing?x=1", 404),
+        ])
+        for record in log:
+            self.assertEqual(set(record), {"seq", "method", "target", "headers", "body", "status"})
+        first = log[0]
+        self.assertEqual(first["body"], body.decode(), "the body without its chunked coding")
+        ours = [h for h in first["headers"] if h[0] in ("Accept", "Content-Type", "Authorization", "User-Agent",
+                                                          "Transfer-Encoding")]
+        self.assertEqual(ours, [["Accept", "application/json"], ["Content-Type", "application/json"],
+                                ["Authorization", "Bearer <redacted>"], ["User-Agent", "probe/1"],
+                                ["Transfer-Encoding", "chunked"]])
+        self.assertEqual(log[1]["body"], "")
+        self.assertEqual([dict(r["headers"])["Authorization"] for r in log[2:5]],
+                         ["Bearer <redacted>", "Basic <redacted>", "<redacted>"])
+        self.assertNotIn(API_SECRET, json.dumps(log))
+
+        page = self.platform.request("GET", "/_local/requests?since=1&limit=2", auth=None)[2]
+        self.assertEqual([r["seq"] for r in page], [2, 3])
+        self.assertEqual(self.platform.request("GET", "/_local/requests?since=6", auth=None)[2], [])
+        self.assert_fail(self.platform.request("GET", "/_local/requests?limit=-1", auth=None), {"limit"})
+
     def test_local_control_validation(self):
         post = lambda body: self.platform.request("POST", "/_local/traffic", body, auth=None)  # noqa: E731
         self.assert_fail(post({}), {"count", "rate"})
