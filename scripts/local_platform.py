@@ -1132,9 +1132,10 @@ class Handler(BaseHTTPRequestHandler):
             status = 500
             payload = {"status": "error", "message": f"Internal error: {err!r}", "code": 500,
                        "data": None}
-        self._send(status, payload, extra_headers)
+        # Logged before answering: a client that waits for the answer finds its request logged.
         if parts.path == "/api" or parts.path.startswith("/api/"):
             self.platform.log_request(method, self.path, self.headers, raw, status)
+        self._send(status, payload, extra_headers)
         if after is not None:
             after()
 
