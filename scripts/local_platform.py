@@ -146,7 +146,9 @@ Assumptions where MILLICAST.md is silent
   filter), a string = replaced. All fields are validated before any is applied.
   refreshSecret: true generates a new secret used by every delivery started after the change
   (no overlap window). reEnable: true clears `disabled` and the failure counter (a no-op on an
-  enabled webhook).
+  enabled webhook); so does a url different from the current one (the vendor's Node client
+  documents that a disabled webhook "can be re-enabled immediately by updating the url or
+  setting reEnable"), while repeating the current url changes nothing.
 - Paths: one trailing slash is accepted on every /api/ route, not only on the create route the
   vendor's client uses (that the platform treats its routes alike is assumed); two slashes
   (`/api/webhooks//`) -> 404.
@@ -741,7 +743,9 @@ class Platform:
             wh = self._get(raw_id)  # 404 before 400 for an unknown id
             if errors:
                 raise ApiError(400, fields=errors)
+            re_enable = bool(changes.get("reEnable"))
             if "url" in changes:
+                re_enable = re_enable or changes["url"] != wh.url
                 wh.url = changes["url"]
             for flag in HOOK_FLAGS:
                 if flag in changes:
@@ -751,7 +755,7 @@ class Platform:
                 wh.filter_re = re.compile(wh.filter) if wh.filter is not None else None
             if changes.get("refreshSecret"):
                 self._renew(wh)
-            if changes.get("reEnable"):
+            if re_enable:
                 wh.disabled_until = None
                 wh.disabled_reason = None
                 wh.failures = 0
