@@ -135,7 +135,10 @@ Assumptions where MILLICAST.md is silent
 - Every 400 uses the fail envelope, one entry per bad field: field -> message sentence. A body
   that is not JSON, or JSON that is not an object -> 400 {"status":"fail","data":{"body":...}};
   an empty body counts as {} (so POST /api/webhooks with it fails on url and isFeedHooks).
-  Unknown body fields are ignored; the request Content-Type is not checked.
+  Unknown body fields are ignored; the request Content-Type is not checked. Among them
+  `isClipHooks`, which the vendor's Node client 5.0.1 still types (its newer source has
+  isMediaHooks and isViewerConnectionHooks instead): MILLICAST.md's webhook has no such field, so
+  it is neither an alias of isMediaHooks nor part of the webhook object.
 - POST: url must be a string holding an absolute http:// or https:// URL with a host (the real
   platform asks for a publicly reachable https endpoint; the stand-in accepts http and
   loopback). isFeedHooks required and a JSON boolean (not 0/1, not null). The optional flags
