@@ -70,7 +70,11 @@ function parseMembers(body) {
     let i = 0;
     while (i < body.length) {
         const m = /^\s*(\w+)(\??)\s*:\s*/.exec(body.slice(i));
-        if (!m) break;
+        if (!m) {
+            // A member this parser does not understand must not shrink the checks silently.
+            if (body.slice(i).trim()) throw new Error(`cannot parse a .d.ts member: ${body.slice(i).trim()}`);
+            break;
+        }
         i += m[0].length;
         let type;
         if (body[i] === '{') {
