@@ -8,15 +8,16 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test venv lint template unit events run package bench fuzz fuzz-check lock clean domain-crate
+.PHONY: test venv lint template unit events run package bench fuzz fuzz-check lock clean domain-crate vendor-client-test
 
 CARGO_FUZZ := .tools/bin/cargo-fuzz
 FUZZ_TARGETS := signature_header envelope thumbnail_key handler
 FUZZ_SECONDS ?= 60
+VENDOR_CLIENT_STAMP := tests/vendor-client/node_modules/.installed
 
 # The three tiers (unit, integration against moto, end-to-end under cargo-lambda's emulator),
 # with the operator CLI (`cli` feature) built and tested too.
-test: venv lint template fuzz-check
+test: venv lint template fuzz-check vendor-client-test
 	$(VENV)/bin/python -m unittest scripts/test_local_platform.py scripts/test_moto_iam.py
 	cargo test --features cli --all-targets
 	cargo test --features cli --doc
@@ -47,6 +48,15 @@ package: venv
 	rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 	sam build
 	$(VENV)/bin/python scripts/check_elf.py .aws-sam/build/WebhookRelayFunction/bootstrap aarch64
+
+# The platform vendor's Node client (pinned by its package-lock.json) against the local platform,
+# through a TLS front on 127.0.0.1:443 (binding it needs root).
+vendor-client-test: venv $(VENDOR_CLIENT_STAMP)
+	node tests/vendor-client/run.mjs
+
+$(VENDOR_CLIENT_STAMP): tests/vendor-client/package.json tests/vendor-client/package-lock.json
+	cd tests/vendor-client && npm ci --no-audit --no-fund
+	touch $@
 
 venv: $(VENV_STAMP)
 
@@ -101,4 +111,4 @@ lock:
 
 clean:
 	cargo clean
-	rm -rf $(VENV) .aws-sam
+	rm -rf $(VENV) .aws-sam tests/vendor-client/node_modules

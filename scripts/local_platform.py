@@ -42,6 +42,8 @@ The platform API (as MILLICAST.md describes it)
     POST   /api/webhooks/test/{Feeds|Recordings|Media|Thumbnail|Transcoder|ViewerConnection}
                                                optional body {"streamName", "transcoderName"};
                                                data: true, then one test event is delivered
+Every route also answers with one trailing slash: the vendor's own Node client
+(@dolbyio/dolbyio-rest-apis-client) creates with `POST /api/webhooks/`.
 Envelopes: success {"status":"success","data":...}; HTTP 400 {"status":"fail","data":{field: msg}};
 other errors {"status":"error","message":...,"code":...,"data":null}.
 The webhook object: {"id","url","secret","isFeedHooks","isRecordingHooks","isThumbnailHooks",
@@ -112,6 +114,13 @@ envelopes (400 fail per field for bad parameters, 404 error for unknown ids or r
          test = sent by /api/webhooks/test; runId = the traffic run or null; started/finished
          epoch ms; responseBody = the first 1024 bytes of the receiver's answer (lossy UTF-8).
          Every delivery ever made is kept in memory (no cap).
+    GET  /_local/requests?since=SEQ&limit=N
+         every /api/ request received, for comparing what clients send, each {"seq","method",
+         "target","headers","body","status"}: target = the request target as sent (path and
+         query); headers = [name, value] pairs in the order received, the Authorization
+         credential replaced by <redacted> (its scheme kept); body = the body as received after
+         any chunked transfer coding is removed (lossy UTF-8, "" when none); status = the HTTP
+         status answered. Kept in memory (no cap).
 
 Assumptions where MILLICAST.md is silent
 ----------------------------------------
@@ -126,7 +135,10 @@ Assumptions where MILLICAST.md is silent
 - Every 400 uses the fail envelope, one entry per bad field: field -> message sentence. A body
   that is not JSON, or JSON that is not an object -> 400 {"status":"fail","data":{"body":...}};
   an empty body counts as {} (so POST /api/webhooks with it fails on url and isFeedHooks).
-  Unknown body fields are ignored; the request Content-Type is not checked.
+  Unknown body fields are ignored; the request Content-Type is not checked. Among them
+  `isClipHooks`, which the vendor's Node client 5.0.1 still types (its newer source has
+  isMediaHooks and isViewerConnectionHooks instead): MILLICAST.md's webhook has no such field, so
+  it is neither an alias of isMediaHooks nor part of the webhook object.
 - POST: url must be a string holding an absolute http:// or https:// URL with a host (the real
   platform asks for a publicly reachable https endpoint; the stand-in accepts http and
   loopback). isFeedHooks required and a JSON boolean (not 0/1, not null). The optional flags
@@ -137,7 +149,12 @@ Assumptions where MILLICAST.md is silent
   filter), a string = replaced. All fields are validated before any is applied.
   refreshSecret: true generates a new secret used by every delivery started after the change
   (no overlap window). reEnable: true clears `disabled` and the failure counter (a no-op on an
-  enabled webhook).
+  enabled webhook); so does a url different from the current one (the vendor's Node client
+  documents that a disabled webhook "can be re-enabled immediately by updating the url or
+  setting reEnable"), while repeating the current url changes nothing.
+- Paths: one trailing slash is accepted on every /api/ route, not only on the create route the
+  vendor's client uses (that the platform treats its routes alike is assumed); two slashes
+  (`/api/webhooks//`) -> 404.
 - Ids that are not a positive decimal integer (GET/PUT/DELETE /api/webhooks/abc) -> 404 error
   envelope, like an unknown id. Known path with a wrong method -> 405 error envelope with an
   Allow header (e.g. GET /api/webhooks, PUT /api/webhooks/list, GET /api/webhooks/test/Feeds);
@@ -626,6 +643,8 @@ class Platform:
         self.next_id = 1
         self.log_lock = threading.Lock()
         self.deliveries: list[dict] = []
+        self.requests_lock = threading.Lock()
+        self.requests: list[dict] = []
         self.record_file = open(record, "a", encoding="utf-8") if record else None
         self.runs: dict[int, TrafficRun] = {}
         self.next_run = 1
@@ -727,7 +746,9 @@ class Platform:
             wh = self._get(raw_id)  # 404 before 400 for an unknown id
             if errors:
                 raise ApiError(400, fields=errors)
+            re_enable = bool(changes.get("reEnable"))
             if "url" in changes:
+                re_enable = re_enable or changes["url"] != wh.url
                 wh.url = changes["url"]
             for flag in HOOK_FLAGS:
                 if flag in changes:
@@ -737,7 +758,7 @@ class Platform:
                 wh.filter_re = re.compile(wh.filter) if wh.filter is not None else None
             if changes.get("refreshSecret"):
                 self._renew(wh)
-            if changes.get("reEnable"):
+            if re_enable:
                 wh.disabled_until = None
                 wh.disabled_reason = None
                 wh.failures = 0
@@ -1018,6 +1039,38 @@ class Platform:
             records = records[: values["limit"]]
         return records
 
+    def log_request(self, method: str, target: str, headers, body: bytes, status: int) -> None:
+        pairs = []
+        for name, value in headers.items():
+            if name.lower() == "authorization":
+                scheme, space, _ = value.strip().partition(" ")
+                value = f"{scheme} <redacted>" if space else "<redacted>"
+            pairs.append([name, value])
+        record = {"seq": 0, "method": method, "target": target, "headers": pairs,
+                  "body": body.decode("utf-8", "replace"), "status": status}
+        with self.requests_lock:
+            record["seq"] = len(self.requests) + 1
+            self.requests.append(record)
+
+    def request_log(self, query: dict) -> list:
+        errors = {}
+        values = {}
+        for name in ("since", "limit"):
+            raw = (query.get(name) or [""])[-1].strip()
+            if raw == "":
+                values[name] = None
+            elif re.fullmatch(r"[0-9]{1,18}", raw):
+                values[name] = int(raw)
+            else:
+                errors[name] = f"{name} must be a non-negative integer"
+        if errors:
+            raise ApiError(400, fields=errors)
+        with self.requests_lock:
+            records = self.requests[values["since"] or 0:]  # seq n sits at index n - 1
+        if values["limit"] is not None:
+            records = records[: values["limit"]]
+        return records
+
 
 # --------------------------------------------------------------------------------------------
 # HTTP
@@ -1069,13 +1122,14 @@ class Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         after = None
         extra_headers: dict = {}
+        raw = b""
+        parts = urlsplit(self.path)
         try:
             try:
                 raw = self._read_body()
             except ApiError:
                 self.close_connection = True
                 raise
-            parts = urlsplit(self.path)
             query = parse_qs(parts.query, keep_blank_values=True)
             status, payload, after = self._route(method, parts.path, query, raw)
         except ApiError as err:
@@ -1085,6 +1139,9 @@ class Handler(BaseHTTPRequestHandler):
             status = 500
             payload = {"status": "error", "message": f"Internal error: {err!r}", "code": 500,
                        "data": None}
+        # Logged before answering: a client that waits for the answer finds its request logged.
+        if parts.path == "/api" or parts.path.startswith("/api/"):
+            self.platform.log_request(method, self.path, self.headers, raw, status)
         self._send(status, payload, extra_headers)
         if after is not None:
             after()
@@ -1133,18 +1190,21 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api" or path.startswith("/api/"):
             if not self._authorized():
                 raise ApiError(401, UNAUTHORIZED_MESSAGE, headers={"WWW-Authenticate": "Bearer"})
-            if path == "/api/webhooks":
+            # The vendor's Node client creates with POST /api/webhooks/: one trailing slash is
+            # accepted on every route.
+            route = path[:-1] if path.endswith("/") else path
+            if route == "/api/webhooks":
                 allow("POST")
                 return 200, ok(p.create(self._json_object(raw))), None
-            if path == "/api/webhooks/list":
+            if route == "/api/webhooks/list":
                 allow("GET")
                 return 200, ok(p.list(query)), None
-            m = re.fullmatch(r"/api/webhooks/test/([^/]+)", path)
+            m = re.fullmatch(r"/api/webhooks/test/([^/]+)", route)
             if m:
                 allow("POST")
                 send = p.prepare_test(m.group(1), self._json_object(raw))
                 return 200, ok(True), send
-            m = re.fullmatch(r"/api/webhooks/([^/]+)", path)
+            m = re.fullmatch(r"/api/webhooks/([^/]+)", route)
             if m:
                 allow("GET", "PUT", "DELETE")
                 if method == "GET":
@@ -1185,6 +1245,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_local/deliveries":
             allow("GET")
             return 200, p.delivery_log(query), None
+        if path == "/_local/requests":
+            allow("GET")
+            return 200, p.request_log(query), None
         raise not_found(f"Route {path}")
 
 

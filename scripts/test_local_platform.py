@@ -427,6 +427,31 @@ class ApiTest(PlatformCase):
         third = self.create("https://example.com/3")
         self.assertGreater(third["id"], second["id"])
 
+    def test_one_trailing_slash_on_api_routes(self):
+        # The vendor's Node client creates with POST /api/webhooks/.
+        created = self.platform.ok("POST", "/api/webhooks/", {"url": "https://x.io/h", "isFeedHooks": True})
+        self.assertEqual(set(created), WEBHOOK_KEYS)
+        wid = created["id"]
+        self.assertEqual(self.platform.ok("GET", f"/api/webhooks/{wid}/"), created)
+        self.assertTrue(self.platform.ok("PUT", f"/api/webhooks/{wid}/", {"isMediaHooks": True})["isMediaHooks"])
+        self.assertEqual([w["id"] for w in self.platform.ok("GET", "/api/webhooks/list/?itemCount=5")], [wid])
+        self.assertIs(self.platform.ok("POST", "/api/webhooks/test/Feeds/"), True)
+        # As strict as without the slash: auth, validation, methods.
+        self.assert_error(self.platform.request("POST", "/api/webhooks/", {}, auth="Bearer wrong"), 401)
+        self.assert_fail(self.platform.request("POST", "/api/webhooks/", {}), {"url", "isFeedHooks"})
+        self.assert_fail(self.platform.request("POST", "/api/webhooks/", {"url": "https://x.io", "isFeedHooks": 1}),
+                         {"isFeedHooks"})
+        self.assert_fail(self.platform.request("GET", "/api/webhooks/list/?itemCount=0"), {"itemCount"})
+        self.assert_error(self.platform.request("GET", "/api/webhooks/"), 405)
+        # Only one slash: two make another path.
+        for path in ("/api/webhooks//", f"/api/webhooks/{wid}//", "/api/webhooks//list", "/api/"):
+            with self.subTest(path=path):
+                self.assert_error(self.platform.request("GET", path), 404)
+        self.assert_error(self.platform.request("POST", "/api/webhooks//", {"url": "https://x.io", "isFeedHooks": True}),
+                          404)
+        self.assertIs(self.platform.ok("DELETE", f"/api/webhooks/{wid}/"), True)
+        self.assertEqual(self.platform.ok("GET", "/api/webhooks/list"), [])
+
     def test_not_found_envelopes(self):
         for path in ("/api/webhooks/999", "/api/webhooks/abc", "/api/webhooks/-1", "/api/webhooks/1.5"):
             for method in ("GET", "PUT", "DELETE"):
@@ -540,6 +565,53 @@ class ApiTest(PlatformCase):
         # No webhook: still true, nothing delivered.
         self.assertIs(self.platform.ok("POST", "/api/webhooks/test/Feeds"), True)
         self.assertIs(self.platform.ok("POST", "/api/webhooks/test/Feeds", {"streamName": None}), True)
+
+    def test_request_log_keeps_api_requests_as_received(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.platform.port, timeout=30)
+        self.addCleanup(conn.close)
+        body = b'{"url":"https://x.io/h","isFeedHooks":true}'
+        # Chunked, as Node's http client sends a body written before end().
+        conn.request("POST", "/api/webhooks/", body=iter([body[:7], body[7:]]), encode_chunked=True,
+                     headers={"Accept": "application/json", "Content-Type": "application/json",
+                              "Authorization": f"Bearer {API_SECRET}", "User-Agent": "probe/1",
+                              "Transfer-Encoding": "chunked"})
+        response = conn.getresponse()
+        self.assertEqual(response.status, 200)
+        wid = json.loads(response.read())["data"]["id"]
+        self.platform.ok("GET", f"/api/webhooks/list?startingId={wid}&itemCount=2")
+        for auth in ("Bearer wrong", "Basic abc", API_SECRET):
+            self.assert_error(self.platform.request("DELETE", f"/api/webhooks/{wid}", auth=auth), 401)
+        self.assert_error(self.platform.request("GET", "/api/nothing?x=1"), 404)
+        self.platform.request("GET", "/_local/health", auth=None)
+        self.platform.request("GET", "/elsewhere", auth=None)
+
+        status, _, log = self.platform.request("GET", "/_local/requests", auth=None)
+        self.assertEqual(status, 200)
+        self.assertEqual([(r["seq"], r["method"], r["target"], r["status"]) for r in log], [
+            (1, "POST", "/api/webhooks/", 200),
+            (2, "GET", f"/api/webhooks/list?startingId={wid}&itemCount=2", 200),
+            (3, "DELETE", f"/api/webhooks/{wid}", 401), (4, "DELETE", f"/api/webhooks/{wid}", 401),
+            (5, "DELETE", f"/api/webhooks/{wid}", 401),
+            (6, "GET", "/api/nothing?x=1", 404),
+        ])
+        for record in log:
+            self.assertEqual(set(record), {"seq", "method", "target", "headers", "body", "status"})
+        first = log[0]
+        self.assertEqual(first["body"], body.decode(), "the body without its chunked coding")
+        ours = [h for h in first["headers"] if h[0] in ("Accept", "Content-Type", "Authorization", "User-Agent",
+                                                          "Transfer-Encoding")]
+        self.assertEqual(ours, [["Accept", "application/json"], ["Content-Type", "application/json"],
+                                ["Authorization", "Bearer <redacted>"], ["User-Agent", "probe/1"],
+                                ["Transfer-Encoding", "chunked"]])
+        self.assertEqual(log[1]["body"], "")
+        self.assertEqual([dict(r["headers"])["Authorization"] for r in log[2:5]],
+                         ["Bearer <redacted>", "Basic <redacted>", "<redacted>"])
+        self.assertNotIn(API_SECRET, json.dumps(log))
+
+        page = self.platform.request("GET", "/_local/requests?since=1&limit=2", auth=None)[2]
+        self.assertEqual([r["seq"] for r in page], [2, 3])
+        self.assertEqual(self.platform.request("GET", "/_local/requests?since=6", auth=None)[2], [])
+        self.assert_fail(self.platform.request("GET", "/_local/requests?limit=-1", auth=None), {"limit"})
 
     def test_local_control_validation(self):
         post = lambda body: self.platform.request("POST", "/_local/traffic", body, auth=None)  # noqa: E731
@@ -817,30 +889,35 @@ class DisableAfterConnectionFailuresTest(PlatformCase):
         time.sleep(0.5)
         self.assertEqual(len(self.platform.deliveries(webhookId=wid)), 3)
         self.assertIsNone(self.platform.ok("GET", f"/api/webhooks/{other['id']}")["disabled"])
-        # Changing the URL alone does not re-enable it.
-        self.platform.ok("PUT", f"/api/webhooks/{wid}", {"url": self.receiver.url("/ok/back")})
+        # Repeating the current URL (with other changes) does not re-enable it.
+        self.platform.ok("PUT", f"/api/webhooks/{wid}", {"url": hook["url"], "isMediaHooks": True})
         self.platform.ok("POST", "/api/webhooks/test/Feeds")
         self.receiver.wait_for("/ok/other", 7)
         time.sleep(0.3)
-        self.assertEqual(self.receiver.received("/ok/back"), [])
-        self.assertIsNotNone(self.platform.ok("GET", f"/api/webhooks/{wid}")["disabled"])
+        self.assertEqual(len(self.platform.deliveries(webhookId=wid)), 3)
+        self.assertEqual(self.platform.ok("GET", f"/api/webhooks/{wid}")["disabled"], disabled)
 
         enabled = self.platform.ok("PUT", f"/api/webhooks/{wid}", {"reEnable": True})
         self.assertIsNone(enabled["disabled"])
         state = self.platform.request("GET", f"/_local/webhooks/{wid}", auth=None)[2]
         self.assertEqual(state["consecutiveFailures"], 0)
-        self.platform.ok("POST", "/api/webhooks/test/Feeds")
-        request = self.receiver.wait_for("/ok/back", 1)[0]
-        self.assertTrue(verify(hook["secret"], request["body"], request["headers"]["x-millicast-signature"]))
-
         # The counter restarted: two failures do not disable it again, the third does.
-        self.platform.ok("PUT", f"/api/webhooks/{wid}", {"url": f"http://127.0.0.1:{closed_port()}/gone"})
         for i in range(2):
             self.platform.ok("POST", "/api/webhooks/test/Feeds")
-        wait_until(lambda: len(self.platform.deliveries(webhookId=wid)) == 6)
+        wait_until(lambda: len(self.platform.deliveries(webhookId=wid)) == 5)
         self.assertIsNone(self.platform.ok("GET", f"/api/webhooks/{wid}")["disabled"])
         self.platform.ok("POST", "/api/webhooks/test/Feeds")
         wait_until(lambda: self.platform.ok("GET", f"/api/webhooks/{wid}")["disabled"])
+
+        # Pointing it at another URL re-enables it too (as the vendor's Node client documents),
+        # counter included.
+        moved = self.platform.ok("PUT", f"/api/webhooks/{wid}", {"url": self.receiver.url("/ok/back")})
+        self.assertIsNone(moved["disabled"])
+        state = self.platform.request("GET", f"/_local/webhooks/{wid}", auth=None)[2]
+        self.assertEqual(state["consecutiveFailures"], 0)
+        self.platform.ok("POST", "/api/webhooks/test/Feeds")
+        request = self.receiver.wait_for("/ok/back", 1)[0]
+        self.assertTrue(verify(hook["secret"], request["body"], request["headers"]["x-millicast-signature"]))
 
 
 class DisableAfterTimeoutsTest(PlatformCase):
@@ -857,14 +934,13 @@ class DisableAfterTimeoutsTest(PlatformCase):
         self.assertTrue(all(r["finished"] - r["started"] < 1000 for r in log), "the timeout is honoured")
         disabled = wait_until(lambda: self.platform.ok("GET", f"/api/webhooks/{wid}")["disabled"])
         self.assertIn("reason", disabled)
-        self.platform.ok("PUT", f"/api/webhooks/{wid}", {"url": self.receiver.url("/ok/t")})
         self.platform.ok("POST", "/api/webhooks/test/Media")
         time.sleep(0.3)
-        self.assertEqual(self.receiver.received("/ok/t"), [])
-        # 0.03 minutes later it is enabled again by itself.
+        self.assertEqual(len(self.receiver.received("/slow/t")), 3)
+        # 0.03 minutes later it is enabled again by itself (the receiver records before it stalls).
         wait_until(lambda: self.platform.ok("GET", f"/api/webhooks/{wid}")["disabled"] is None, 5)
         self.platform.ok("POST", "/api/webhooks/test/Media")
-        self.receiver.wait_for("/ok/t", 1)
+        self.receiver.wait_for("/slow/t", 4)
 
 
 class TrafficTest(PlatformCase):

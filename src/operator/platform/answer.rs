@@ -41,6 +41,26 @@ impl Success {
         }
     }
 
+    /// `true`, or an object whose `id` is the removed webhook's (only the id is read: the rest
+    /// of a removed webhook is not worth failing a delete that happened).
+    pub(super) fn expect_deleted(self, id: i64, api_secret: &str) -> Result<(), PlatformError> {
+        if self.data == Value::Bool(true) || self.data.get("id").and_then(Value::as_i64) == Some(id)
+        {
+            return Ok(());
+        }
+        Err(PlatformError::BadResponse {
+            cause: sanitize(
+                &format!(
+                    "`data` is neither `true` nor the removed webhook {id}: {}",
+                    self.data
+                ),
+                api_secret,
+            ),
+            url: self.url,
+            status: self.status,
+        })
+    }
+
     pub(super) fn expect_true(self, api_secret: &str) -> Result<(), PlatformError> {
         if self.data == Value::Bool(true) {
             return Ok(());

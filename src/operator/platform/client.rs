@@ -115,13 +115,14 @@ impl PlatformClient {
         answer.decode("a webhook", &self.api_secret)
     }
 
-    /// `DELETE /api/webhooks/{id}`.
+    /// `DELETE /api/webhooks/{id}`. MILLICAST.md's `data` is `true`; the vendor's Node client
+    /// types it as the removed webhook: either one is success.
     pub async fn delete_webhook(&self, id: i64) -> Result<(), PlatformError> {
         let path = format!("/api/webhooks/{id}");
         let answer = self
             .call(Method::DELETE, &path, &[], None, Some(id))
             .await?;
-        answer.expect_true(&self.api_secret)
+        answer.expect_deleted(id, &self.api_secret)
     }
 
     /// One page of `GET /api/webhooks/list`. Whether `starting_id` itself is included is not

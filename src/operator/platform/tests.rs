@@ -508,6 +508,40 @@ fn bad_data_is_a_bad_response_without_the_secret() {
 }
 
 #[test]
+fn delete_accepts_true_or_the_removed_webhook() {
+    let answer = |data: Value| Success {
+        url: "https://api.example.com/api/webhooks/7".to_owned(),
+        status: 200,
+        data,
+    };
+    assert_eq!(
+        answer(Value::Bool(true)).expect_deleted(7, API_SECRET),
+        Ok(())
+    );
+    let removed =
+        serde_json::json!({"id": 7, "url": "https://r.example/h", "secret": SIGNING_SECRET});
+    assert_eq!(answer(removed).expect_deleted(7, API_SECRET), Ok(()));
+    for data in [
+        Value::Bool(false),
+        Value::Null,
+        serde_json::json!({"id": 8, "secret": SIGNING_SECRET}),
+        serde_json::json!({"id": "7"}),
+        serde_json::json!([{"id": 7}]),
+    ] {
+        let err = answer(data.clone())
+            .expect_deleted(7, API_SECRET)
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(err, PlatformError::BadResponse { status: 200, .. })
+                && text.contains("neither `true` nor the removed webhook 7"),
+            "{data}: {text}"
+        );
+        assert_clean(&text);
+    }
+}
+
+#[test]
 fn errors_never_quote_secrets() {
     let echo = format!(
         r#"{{"status":"error","message":"bad token {API_SECRET} for {{\"secret\": \"{SIGNING_SECRET}\"}}","code":500}}"#
