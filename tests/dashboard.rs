@@ -26,9 +26,8 @@ use serde_json::Value;
 use support::*;
 
 /// Metrics AWS publishes in these namespaces and the one dimension the template may name them by:
-/// Lambda's function and function URL metrics per FunctionName
-/// (docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html, and
-/// .../urls-monitoring.html), SQS queue metrics per QueueName
+/// Lambda's function metrics and its function URL metrics per FunctionName (function URLs:
+/// docs.aws.amazon.com/lambda/latest/dg/urls-monitoring.html), SQS queue metrics per QueueName
 /// (docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html).
 const AWS_METRICS: &[(&str, &str, &[&str])] = &[
     (
