@@ -19,6 +19,7 @@ VENDOR_CLIENT_STAMP := tests/vendor-client/node_modules/.installed
 # with the operator CLI (`cli` feature) built and tested too.
 test: venv lint template fuzz-check vendor-client-test
 	$(VENV)/bin/python -m unittest scripts/test_local_platform.py scripts/test_moto_iam.py
+	$(VENV)/bin/python scripts/check_elf.py --self-test
 	cargo test --features cli --all-targets
 	cargo test --features cli --doc
 	$(MAKE) domain-crate
@@ -43,7 +44,8 @@ events:
 run: venv
 	scripts/run-local.sh
 
-# What `sam build` deploys: an arm64 bootstrap, cross-built offline with cargo-lambda's zig.
+# What `sam build` deploys: an arm64 bootstrap, cross-built offline with cargo-lambda's zig;
+# fails when it needs a glibc symbol newer than provided.al2023's glibc 2.34 (scripts/check_elf.py).
 package: venv
 	rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 	sam build
