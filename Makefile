@@ -8,7 +8,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test venv lint template unit events run package bench fuzz fuzz-check lock clean domain-crate vendor-client-test
+.PHONY: test venv lint template unit events run package bench fuzz fuzz-check lock clean domain-crate vendor-client-test contract
 
 CARGO_FUZZ := .tools/bin/cargo-fuzz
 FUZZ_TARGETS := signature_header envelope thumbnail_key handler
@@ -35,6 +35,11 @@ template: venv
 	cfn-lint template.yaml
 	AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test sam validate --lint
 	$(VENV)/bin/python scripts/check_template.py --self-test
+
+# Regenerate the message contract's JSON Schema from the typed model (a test fails when the
+# committed file drifts).
+contract:
+	cargo run --quiet --features cli --bin relayctl -- contract --dir contract
 
 # Regenerate the function-URL sample events (a test fails when they are out of date).
 events:

@@ -29,9 +29,13 @@ fn oversize_event() -> String {
 }
 
 fn thumbnail(secret: &str) -> lambda_http::Request {
-    let headers = samples::thumbnail_headers("acct/iam-stream", now_ms());
+    thumbnail_at(secret, now_ms(), SAMPLE_JPEG)
+}
+
+fn thumbnail_at(secret: &str, captured_ms: i64, image: &[u8]) -> lambda_http::Request {
+    let headers = samples::thumbnail_headers("acct/iam-stream", captured_ms);
     let refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    thumbnail_request(SAMPLE_JPEG, &refs, secret)
+    thumbnail_request(image, &refs, secret)
 }
 
 fn relayctl_as(moto: &IamMoto, user: &str, args: &[&str]) -> (bool, String, String) {
@@ -212,6 +216,22 @@ async fn each_statement_of_the_function_policy_is_needed() {
                     .await,
             ),
             "SendEvents" => status_and_body(&relay.handle(event()).await),
+            "CompareLatestThumbnails" => {
+                // Both images are stored, but latest.jpg cannot be compared, so the newer one
+                // never replaces the first.
+                let older = relay.handle(thumbnail_at(SECRET, 1_000, b"older")).await;
+                assert_eq!(status_and_body(&older).0, 200);
+                let answer =
+                    status_and_body(&relay.handle(thumbnail_at(SECRET, 2_000, b"newer")).await);
+                let latest = fixture
+                    .objects()
+                    .await
+                    .into_iter()
+                    .find(|o| o.key.ends_with("iam-stream/latest.jpg"))
+                    .expect("latest.jpg");
+                assert_eq!(latest.body, b"older");
+                answer
+            }
             "ReadWebhookSecret" => {
                 let config = fixture.config(&[
                     ("WEBHOOK_SECRET", ""),
@@ -227,6 +247,8 @@ async fn each_statement_of_the_function_policy_is_needed() {
             "WriteThumbnails" | "WriteClaimChecks" | "WriteSpilledEvents" => {
                 (500, serde_json::json!({"error": "internal_error"}))
             }
+            // The image is durable and announced; only latest.jpg lags.
+            "CompareLatestThumbnails" => (200, serde_json::json!({"status": "stored"})),
             // The forged delivery is still refused, but cannot be kept.
             "WriteQuarantine" => (401, serde_json::json!({"error": "invalid_signature"})),
             // SQS refuses: the event goes to undelivered/ instead.
@@ -244,7 +266,7 @@ async fn each_statement_of_the_function_policy_is_needed() {
         }
         proven.push(sid.clone());
     }
-    assert_eq!(proven.len(), 6, "{proven:?}");
+    assert_eq!(proven.len(), 7, "{proven:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

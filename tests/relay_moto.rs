@@ -146,10 +146,24 @@ async fn every_hook_type_is_forwarded_with_its_attributes() {
         assert_eq!(message.attribute("type"), Some(("String", *kind)));
         assert_eq!(message.attribute("event"), Some(("String", *event)));
         assert_eq!(message.attribute("streamId").map(|(_, v)| v), *stream_id);
+        // One stream key on every hook type: the stream's name (transcoders name none).
+        let stream_key = stream_id.map(|id| id.rsplit('/').next().unwrap());
+        assert_eq!(
+            message.attribute("streamKey").map(|(_, v)| v),
+            stream_key,
+            "{body}"
+        );
         assert_eq!(
             message.attribute("signature"),
             Some(("String", sign(SECRET, body.as_bytes()).as_str()))
         );
+        let (kind_of_key, key) = message.attribute("idempotencyKey").unwrap();
+        assert_eq!(kind_of_key, "String");
+        assert!(
+            key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{key}"
+        );
+        assert_eq!(message.attribute("contractVersion"), Some(("String", "1")));
         let timestamp: i64 = message.attribute("timestamp").unwrap().1.parse().unwrap();
         assert_eq!(message.attribute("timestamp").unwrap().0, "Number");
         assert!((timestamp - now_ms()).abs() < 60_000);
@@ -158,29 +172,45 @@ async fn every_hook_type_is_forwarded_with_its_attributes() {
 }
 
 #[tokio::test]
-async fn fifo_queue_gets_group_and_deduplication_ids() {
+async fn fifo_queue_groups_by_stream_key_and_deduplicates_by_delivery() {
     let fixture = Fixture::new(true).await;
     let relay = fixture.relay(&fixture.config(&[]));
     let ts = now_ms();
     let feeds = feeds_started(ts);
+    let recording = format!(
+        r#"{{"type":"recordings","event":"started","timestamp":{ts},"data":{{"recordFileId":1,"streamName":"sample_stream","recordedOn":{ts}}}}}"#
+    );
     let transcoder = format!(
         r#"{{"type":"transcoder","event":"ACTIVE","timestamp":{ts},"data":{{"transcoderId":"t1","status":"Active"}}}}"#
     );
-    for body in [&feeds, &transcoder, &feeds] {
+    for body in [&feeds, &recording, &transcoder, &feeds] {
         let (status, _) = status_and_body(&relay.handle(json_webhook(body, SECRET)).await);
         assert_eq!(status, 200);
+        // Two deliveries of one body are two deliveries: apart in receive time.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     let messages = fixture.messages().await;
-    // The repeated delivery of `feeds` was deduplicated by SQS.
-    assert_eq!(messages.len(), 2, "{messages:?}");
-    let feeds_message = messages.iter().find(|m| m.body == feeds).unwrap();
+    assert_eq!(messages.len(), 4, "{messages:?}");
+    for message in &messages {
+        let key = message.attribute("idempotencyKey").unwrap().1;
+        assert_eq!(message.deduplication_id.as_deref(), Some(key));
+    }
+    // A stream's feeds and recordings share one group, so they stay in order together.
+    let groups: Vec<_> = messages
+        .iter()
+        .filter(|m| m.body != transcoder)
+        .map(|m| m.group_id.as_deref())
+        .collect();
+    assert_eq!(groups, [Some("sample_stream"); 3]);
+    let feeds_keys: std::collections::HashSet<_> = messages
+        .iter()
+        .filter(|m| m.body == feeds)
+        .map(|m| m.attribute("idempotencyKey").unwrap().1)
+        .collect();
     assert_eq!(
-        feeds_message.group_id.as_deref(),
-        Some("ZG6NWV/sample_stream")
-    );
-    assert_eq!(
-        feeds_message.deduplication_id.as_deref(),
-        Some(sha256_hex(feeds.as_bytes()).as_str())
+        feeds_keys.len(),
+        2,
+        "identical bodies, different deliveries"
     );
     let transcoder_message = messages.iter().find(|m| m.body == transcoder).unwrap();
     assert_eq!(transcoder_message.group_id.as_deref(), Some("transcoder"));
@@ -348,6 +378,74 @@ async fn replayed_thumbnail_is_a_duplicate_and_never_overwrites() {
     );
     assert_eq!(fixture.objects().await.len(), 2, "the image and latest.jpg");
     assert_eq!(fixture.messages().await.len(), 1, "announced once");
+}
+
+/// A signed thumbnail of `stream` captured at `captured_ms`.
+fn thumbnail_at(stream: &str, captured_ms: i64, image: &[u8]) -> lambda_http::Request {
+    let captured = captured_ms.to_string();
+    let headers = [
+        ("x-millicast-stream-id", stream),
+        ("x-millicast-timestamp", captured.as_str()),
+    ];
+    thumbnail_request(image, &headers, SECRET)
+}
+
+#[tokio::test]
+async fn latest_jpg_is_the_newest_capture_whatever_the_order_of_arrival() {
+    let fixture = Fixture::new(false).await;
+    let relay = fixture.relay(&fixture.config(&[]));
+    // Late, out of order, a duplicate of the newest, and a replay of an old one.
+    let mut newest = 0;
+    for captured in [3_000, 1_000, 5_000, 2_000, 5_000, 4_000, 1_000] {
+        let image = format!("image captured at {captured}");
+        let answer = relay
+            .handle(thumbnail_at("acct/cam", captured, image.as_bytes()))
+            .await;
+        assert_eq!(status_and_body(&answer).0, 200);
+        newest = newest.max(captured);
+        let latest = fixture.object("thumbnails/acct/cam/latest.jpg").await;
+        assert_eq!(
+            String::from_utf8(latest.body).unwrap(),
+            format!("image captured at {newest}"),
+            "after {captured}"
+        );
+    }
+    let latest = fixture.object("thumbnails/acct/cam/latest.jpg").await;
+    assert_eq!(latest.body, b"image captured at 5000");
+    assert_eq!(latest.metadata["timestamp"], "5000");
+    // Every image is kept under its own key, each once.
+    assert_eq!(fixture.objects_under("thumbnails/acct/cam/").await.len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_writing_at_once_agree_on_the_newest_latest_jpg() {
+    let fixture = Fixture::new(false).await;
+    let config = fixture.config(&[]);
+    // Eight instances (relays with their own clients), 48 captures in a shuffled order.
+    let relays: Vec<_> = (0..8)
+        .map(|_| std::sync::Arc::new(fixture.relay(&config)))
+        .collect();
+    let mut captures: Vec<i64> = (1..=48).map(|n| n * 1_000).collect();
+    captures.sort_by_key(|ts| (ts * 7919) % 48_000);
+    let writers = captures.into_iter().enumerate().map(|(n, captured)| {
+        let relay = relays[n % relays.len()].clone();
+        tokio::spawn(async move {
+            let image = format!("image captured at {captured}");
+            let answer = relay
+                .handle(thumbnail_at("acct/race", captured, image.as_bytes()))
+                .await;
+            status_and_body(&answer).0
+        })
+    });
+    for writer in writers.collect::<Vec<_>>() {
+        assert_eq!(writer.await.unwrap(), 200);
+    }
+    let latest = fixture.object("thumbnails/acct/race/latest.jpg").await;
+    assert_eq!(latest.body, b"image captured at 48000");
+    assert_eq!(
+        fixture.objects_under("thumbnails/acct/race/").await.len(),
+        49
+    );
 }
 
 #[tokio::test]
@@ -638,9 +736,16 @@ async fn oversize_event_goes_by_claim_check() {
         Some(("String", "true"))
     );
     assert_eq!(messages[0].attribute("type"), Some(("String", "media")));
+    // The signature signs the body, so it stays with the body: on the S3 object, not on the
+    // pointer; the idempotency key stays with both.
+    assert_eq!(messages[0].attribute("signature"), None);
     assert_eq!(
-        messages[0].attribute("signature"),
-        Some(("String", sign(SECRET, body.as_bytes()).as_str()))
+        stored.metadata["signature"],
+        sign(SECRET, body.as_bytes()).as_str()
+    );
+    assert_eq!(
+        messages[0].attribute("idempotencyKey").unwrap().1,
+        stored.metadata["idempotency-key"]
     );
 }
 

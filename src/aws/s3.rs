@@ -3,7 +3,7 @@
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::ports::{IoError, ObjectPut, ObjectStore, PutOutcome};
+use crate::ports::{IoError, ObjectHead, ObjectPut, ObjectStore, PutCondition, PutOutcome};
 
 #[derive(Debug, Clone)]
 pub struct S3ObjectStore {
@@ -36,22 +36,60 @@ impl ObjectStore for S3ObjectStore {
         for (name, value) in object.metadata {
             request = request.metadata(name, value);
         }
-        if object.if_absent {
-            request = request.if_none_match("*");
-        }
+        request = match &object.condition {
+            PutCondition::Always => request,
+            PutCondition::IfAbsent => request.if_none_match("*"),
+            PutCondition::IfMatch(etag) => request.if_match(etag),
+        };
         match request.send().await {
             Ok(_) => Ok(PutOutcome::Stored),
             Err(error) => {
                 let status = error.raw_response().map(|r| r.status().as_u16());
-                // 412: the key exists. 409: a concurrent conditional write of the same key
-                // (the same bytes, since the key holds their hash) is in flight.
-                let exists =
-                    matches!(status, Some(412 | 409)) || error.code() == Some("PreconditionFailed");
-                if object.if_absent && exists {
-                    Ok(PutOutcome::AlreadyExists)
+                // 412: the condition failed. 409: a concurrent conditional write of the key is in
+                // flight. 404 (If-Match only): the object expected is gone.
+                let failed = matches!(status, Some(412 | 409))
+                    || error.code() == Some("PreconditionFailed")
+                    || (matches!(object.condition, PutCondition::IfMatch(_))
+                        && status == Some(404));
+                if object.condition != PutCondition::Always && failed {
+                    Ok(PutOutcome::ConditionFailed)
                 } else {
                     Err(IoError(format!(
                         "s3 PutObject: {}",
+                        DisplayErrorContext(&error)
+                    )))
+                }
+            }
+        }
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectHead>, IoError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(head) => Ok(Some(ObjectHead {
+                etag: head.e_tag().unwrap_or_default().to_owned(),
+                metadata: head
+                    .metadata()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })),
+            Err(error) => {
+                let status = error.raw_response().map(|r| r.status().as_u16());
+                if matches!(status, Some(404 | 403)) {
+                    Ok(None)
+                } else {
+                    Err(IoError(format!(
+                        "s3 HeadObject: {}",
                         DisplayErrorContext(&error)
                     )))
                 }

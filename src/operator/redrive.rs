@@ -1,17 +1,19 @@
 //! Moving spilled events from S3 `undelivered/` back onto the queue (`relayctl redrive`).
 //!
-//! Each object is sent with the attributes the relay would have set, and deleted only after
-//! the send succeeded. An object whose delete failed is sent again by the next run: a FIFO
-//! queue drops that copy within its 5-minute deduplication window (deduplication id = body
-//! sha256); otherwise, and on a standard queue, a consumer may see the event twice.
+//! Each object is sent with the attributes the relay would have set — its signature, webhook
+//! and idempotency key from the spill's metadata — and deleted only after the send succeeded.
+//! An object whose delete failed is sent again by the next run, with the same idempotency key:
+//! a FIFO queue drops that copy within its 5-minute deduplication window; otherwise a consumer
+//! sees it twice and tells by the key.
 
 use aws_sdk_s3::error::DisplayErrorContext;
 
 use crate::contract::Message;
 use crate::ports::{EventQueue, IoError};
 use crate::relay::keys::UNDELIVERED_PREFIX;
-use crate::relay::message::{QueueMessage, claim_check_attribute};
+use crate::relay::message::{Provenance, QueueMessage, claim_check_attribute, idempotency_key};
 use millicast_webhooks::Envelope;
+use sha2::{Digest, Sha256};
 
 /// What happened to one spilled object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,12 +65,18 @@ async fn redrive_object<Q: EventQueue>(
         Ok(object) => object,
         Err(e) => return Redriven::Kept(format!("s3 GetObject: {}", DisplayErrorContext(&e))),
     };
-    let signature = object.metadata().and_then(|m| m.get("signature")).cloned();
+    let metadata = object.metadata().cloned().unwrap_or_default();
     let bytes = match object.body.collect().await {
         Ok(data) => data.into_bytes().to_vec(),
         Err(e) => return Redriven::Kept(format!("reading the object: {e}")),
     };
-    let message = match spilled_message(bytes, signature.as_deref(), fifo) {
+    let spill = Spill {
+        key,
+        signature: metadata.get("signature").map(String::as_str),
+        webhook_id: metadata.get("webhook-id").and_then(|id| id.parse().ok()),
+        idempotency_key: metadata.get("idempotency-key").map(String::as_str),
+    };
+    let message = match spilled_message(bytes, &spill, fifo) {
         Ok(message) => message,
         Err(reason) => return Redriven::Kept(reason),
     };
@@ -87,16 +95,45 @@ async fn redrive_object<Q: EventQueue>(
     }
 }
 
-/// The queue message for a spilled body: the same body and attributes the relay builds.
+/// What a spill keeps beside the body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Spill<'a> {
+    /// `undelivered/{date}/{timestampMs}-{sha256}.json`.
+    pub key: &'a str,
+    pub signature: Option<&'a str>,
+    pub webhook_id: Option<i64>,
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// The queue message for a spilled body: the same body and attributes the relay builds. A
+/// spill written before idempotency keys existed gets one from its key's time and body hash,
+/// the same on every run.
 pub fn spilled_message(
     body: Vec<u8>,
-    signature: Option<&str>,
+    spill: &Spill<'_>,
     fifo: bool,
 ) -> Result<QueueMessage, String> {
     let envelope = Envelope::parse(&body).map_err(|_| "not a webhook envelope".to_owned())?;
     let pointer = matches!(Message::parse(&body), Ok(Message::ClaimCheck { .. }));
+    let idempotency_key = match spill.idempotency_key {
+        Some(key) => key.to_owned(),
+        None => {
+            let name = spill.key.rsplit('/').next().unwrap_or_default();
+            let time = name
+                .split('-')
+                .next()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0);
+            idempotency_key(spill.webhook_id, time, &hex::encode(Sha256::digest(&body)))
+        }
+    };
+    let provenance = Provenance {
+        signature: spill.signature.map(str::to_owned),
+        webhook_id: spill.webhook_id,
+        idempotency_key,
+    };
     let body = String::from_utf8(body).map_err(|_| "not UTF-8".to_owned())?;
-    let mut message = QueueMessage::for_event(&envelope, body, signature, fifo);
+    let mut message = QueueMessage::for_event(&envelope, body, &provenance, fifo);
     if pointer {
         message.attributes.push(claim_check_attribute());
     }
@@ -108,28 +145,59 @@ mod tests {
     use super::*;
     use crate::relay::message::AttributeValue;
 
+    const KEY: &str = "undelivered/2021/12/02/5-ab.json";
+
     #[test]
     fn spilled_event_gets_the_relays_attributes_back() {
         let body = r#"{"type":"feeds","event":"started","timestamp":5,"data":{"streamId":"a/b"}}"#;
         let envelope = Envelope::parse(body.as_bytes()).unwrap();
-        let original = QueueMessage::for_event(&envelope, body.into(), Some("sha1=ab"), true);
-        let rebuilt = spilled_message(body.as_bytes().to_vec(), Some("sha1=ab"), true).unwrap();
+        let provenance = Provenance {
+            signature: Some("sha1=ab".into()),
+            webhook_id: Some(3),
+            idempotency_key: "k".repeat(32),
+        };
+        let original = QueueMessage::for_event(&envelope, body.into(), &provenance, true);
+        let spill = Spill {
+            key: KEY,
+            signature: Some("sha1=ab"),
+            webhook_id: Some(3),
+            idempotency_key: Some(&provenance.idempotency_key),
+        };
+        let rebuilt = spilled_message(body.as_bytes().to_vec(), &spill, true).unwrap();
         assert_eq!(rebuilt, original);
+    }
+
+    #[test]
+    fn an_old_spill_gets_the_same_idempotency_key_on_every_run() {
+        let body = r#"{"type":"feeds","event":"started","timestamp":5}"#;
+        let spill = Spill {
+            key: KEY,
+            ..Spill::default()
+        };
+        let first = spilled_message(body.as_bytes().to_vec(), &spill, false).unwrap();
+        let again = spilled_message(body.as_bytes().to_vec(), &spill, false).unwrap();
+        assert_eq!(first.idempotency_key(), again.idempotency_key());
+        assert_eq!(first.idempotency_key().map(str::len), Some(32));
     }
 
     #[test]
     fn spilled_pointer_keeps_its_claim_check_attribute() {
         let pointer = r#"{"type":"media","event":"completed","timestamp":5,"claimCheck":{"bucket":"b","key":"events/oversize/x.json","size":9,"sha256":"x"}}"#;
-        let message = spilled_message(pointer.as_bytes().to_vec(), Some("sha1=ab"), false).unwrap();
+        let spill = Spill {
+            key: KEY,
+            ..Spill::default()
+        };
+        let message = spilled_message(pointer.as_bytes().to_vec(), &spill, false).unwrap();
         assert_eq!(
             message.attribute("claimCheck"),
             Some(&AttributeValue::String("true".into()))
         );
+        assert_eq!(message.signature(), None);
         assert_eq!(message.body, pointer);
     }
 
     #[test]
     fn garbage_is_kept_not_sent() {
-        assert!(spilled_message(b"[1]".to_vec(), None, false).is_err());
+        assert!(spilled_message(b"[1]".to_vec(), &Spill::default(), false).is_err());
     }
 }

@@ -209,6 +209,7 @@ fn verified<'a>(
         body,
         headers,
         received_ms,
+        webhook_id: None,
     })
 }
 

@@ -7,13 +7,17 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::ports::SecretSource;
-use crate::ports::{EventQueue, IoError, ObjectPut, ObjectStore, PutOutcome};
+use crate::ports::{
+    EventQueue, IoError, ObjectHead, ObjectPut, ObjectStore, PutCondition, PutOutcome,
+};
 use crate::relay::message::QueueMessage;
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     bucket: String,
-    objects: Mutex<Vec<ObjectPut>>,
+    /// Each object with its ETag (a write counter, as unique as S3's).
+    objects: Mutex<Vec<(ObjectPut, String)>>,
+    writes: AtomicU64,
     failing: AtomicBool,
 }
 
@@ -27,7 +31,10 @@ impl MemoryStore {
 
     /// Every object currently stored, in write order (an overwrite replaces in place).
     pub fn objects(&self) -> Vec<ObjectPut> {
-        self.objects.lock().map(|o| o.clone()).unwrap_or_default()
+        self.objects
+            .lock()
+            .map(|o| o.iter().map(|(object, _)| object.clone()).collect())
+            .unwrap_or_default()
     }
 
     pub fn set_failing(&self, failing: bool) {
@@ -48,17 +55,42 @@ impl ObjectStore for MemoryStore {
             .objects
             .lock()
             .map_err(|_| IoError("memory store poisoned".into()))?;
-        match objects.iter_mut().find(|o| o.key == object.key) {
-            Some(_) if object.if_absent => Ok(PutOutcome::AlreadyExists),
-            Some(existing) => {
-                *existing = object;
-                Ok(PutOutcome::Stored)
-            }
-            None => {
-                objects.push(object);
-                Ok(PutOutcome::Stored)
-            }
+        let etag = format!("\"{}\"", self.writes.fetch_add(1, Ordering::SeqCst));
+        let existing = objects.iter_mut().find(|(o, _)| o.key == object.key);
+        let holds = match (&object.condition, &existing) {
+            (PutCondition::Always, _) | (PutCondition::IfAbsent, None) => true,
+            (PutCondition::IfAbsent, Some(_)) | (PutCondition::IfMatch(_), None) => false,
+            (PutCondition::IfMatch(expected), Some((_, current))) => expected == current,
+        };
+        if !holds {
+            return Ok(PutOutcome::ConditionFailed);
         }
+        match existing {
+            Some(slot) => *slot = (object, etag),
+            None => objects.push((object, etag)),
+        }
+        Ok(PutOutcome::Stored)
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectHead>, IoError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(IoError("memory store set to fail".into()));
+        }
+        let objects = self
+            .objects
+            .lock()
+            .map_err(|_| IoError("memory store poisoned".into()))?;
+        Ok(objects
+            .iter()
+            .find(|(o, _)| o.key == key)
+            .map(|(object, etag)| ObjectHead {
+                etag: etag.clone(),
+                metadata: object
+                    .metadata
+                    .iter()
+                    .map(|(n, v)| ((*n).to_owned(), v.clone()))
+                    .collect(),
+            }))
     }
 }
 

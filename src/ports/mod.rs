@@ -13,6 +13,17 @@ use bytes::Bytes;
 
 use crate::relay::message::QueueMessage;
 
+/// When a write may happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutCondition {
+    /// Always (overwrite).
+    Always,
+    /// Only if no object has the key yet (`If-None-Match: *`).
+    IfAbsent,
+    /// Only if the object is still the one with this ETag (`If-Match`).
+    IfMatch(String),
+}
+
 /// One object to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectPut {
@@ -21,15 +32,33 @@ pub struct ObjectPut {
     pub content_type: String,
     /// S3 user metadata (names without the `x-amz-meta-` prefix).
     pub metadata: Vec<(&'static str, String)>,
-    /// Write only if no object has the key yet (`If-None-Match: *`).
-    pub if_absent: bool,
+    pub condition: PutCondition,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutOutcome {
     Stored,
-    /// `if_absent` was set and the key already held an object.
-    AlreadyExists,
+    /// The condition did not hold: the key already held an object (`IfAbsent`), or another
+    /// object than the one expected (`IfMatch`).
+    ConditionFailed,
+}
+
+/// What a store knows of an object without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectHead {
+    /// Names the object's current version, for [`PutCondition::IfMatch`].
+    pub etag: String,
+    /// Its user metadata (names in lower case, without the `x-amz-meta-` prefix).
+    pub metadata: Vec<(String, String)>,
+}
+
+impl ObjectHead {
+    pub fn metadata(&self, name: &str) -> Option<&str> {
+        self.metadata
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// A failed store or queue call, described for the log (never for the HTTP response).
@@ -41,6 +70,10 @@ pub trait ObjectStore: Send + Sync {
     /// The bucket objects go to (named in "thumbnail stored" and claim-check messages).
     fn bucket(&self) -> &str;
     fn put(&self, object: ObjectPut) -> impl Future<Output = Result<PutOutcome, IoError>> + Send;
+    /// The object's ETag and metadata; `None` when there is none (or it cannot be read: the
+    /// relay may read only what it compares, and S3 answers 403 rather than 404 for a missing
+    /// key to a caller that may not list the bucket).
+    fn head(&self, key: &str) -> impl Future<Output = Result<Option<ObjectHead>, IoError>> + Send;
 }
 
 pub trait EventQueue: Send + Sync {

@@ -11,11 +11,13 @@ use lambda_http::tracing::warn;
 use lambda_http::{Body, Response};
 use sha2::{Digest, Sha256};
 
-use crate::ports::{EventQueue, IoError, ObjectPut, ObjectStore, PutOutcome};
+use crate::ports::{EventQueue, IoError, ObjectPut, ObjectStore, PutCondition, PutOutcome};
 use crate::relay::config::PathSettings;
 use crate::relay::error::{RelayError, json_response};
 use crate::relay::keys::{claim_check_key, undelivered_key};
-use crate::relay::message::{AttributeValue, ClaimCheck, QueueMessage, sqs_accepts_body};
+use crate::relay::message::{
+    AttributeValue, ClaimCheck, Provenance, QueueMessage, idempotency_key, sqs_accepts_body,
+};
 use crate::relay::metrics::{LogSink, Summary, stdout_sink};
 use crate::relay::thumbnail::ThumbnailPlan;
 use millicast_webhooks::Envelope;
@@ -174,13 +176,13 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
         &self,
         envelope: &Envelope,
         body: String,
-        signature: &str,
+        provenance: &Provenance,
         received_ms: i64,
         summary: &mut Summary,
         request_id: &str,
     ) -> Result<Accepted, RelayError> {
         let fifo = self.settings.fifo;
-        let message = QueueMessage::for_event(envelope, body, Some(signature), fifo);
+        let message = QueueMessage::for_event(envelope, body, provenance, fifo);
         let fits = message.size() <= self.settings.sqs_max_message_bytes
             && sqs_accepts_body(&message.body);
         if fits {
@@ -191,14 +193,19 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
 
         let sha256 = sha256_hex(message.body.as_bytes());
         let key = claim_check_key(&sha256);
+        let mut metadata = provenance_metadata(&message);
+        if let Some(signature) = &provenance.signature {
+            // The pointer message no longer carries the signature: the body keeps it.
+            metadata.push(("signature", signature.clone()));
+        }
         let stored = self
             .store
             .put(ObjectPut {
                 key: key.clone(),
                 body: Bytes::from(message.body.clone()),
                 content_type: "application/json".into(),
-                metadata: vec![("signature", signature.to_owned())],
-                if_absent: true,
+                metadata,
+                condition: PutCondition::IfAbsent,
             })
             .await;
         if let Err(IoError(cause)) = stored {
@@ -216,7 +223,7 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
             size: message.body.len(),
             sha256_hex: &sha256,
         };
-        let pointer_message = QueueMessage::claim_check(&message, envelope, &pointer, fifo);
+        let pointer_message = QueueMessage::claim_check(&message, envelope, &pointer);
         match self
             .deliver(
                 &pointer_message,
@@ -231,7 +238,8 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
         }
     }
 
-    /// Sends to SQS; when that fails, spills the message body to S3 `undelivered/`.
+    /// Sends to SQS; when that fails, spills the message body to S3 `undelivered/` with what
+    /// `relayctl redrive` needs to send it as it was (signature, webhook, idempotency key).
     /// Fails only when both fail, after logging the whole body so it can be recovered.
     async fn deliver(
         &self,
@@ -252,12 +260,13 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
         if let Some(signature) = message.signature() {
             metadata.push(("signature", signature.to_owned()));
         }
+        metadata.extend(provenance_metadata(message));
         let spill = ObjectPut {
             key: key.clone(),
             body: Bytes::from(message.body.clone()),
             content_type: "application/json".into(),
             metadata,
-            if_absent: true,
+            condition: PutCondition::IfAbsent,
         };
         match self.store.put(spill).await {
             Ok(_) => {
@@ -277,14 +286,16 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
         }
     }
 
-    /// Stores a verified thumbnail under its content-addressed key (never overwriting), with
-    /// `latest.jpg` beside it and an announcement on the queue. `received_ms` stands in for a
-    /// missing or invalid timestamp header.
+    /// Stores a verified thumbnail under its content-addressed key (never overwriting), makes
+    /// it `latest.jpg` if it is the newest, and announces it on the queue. `received_ms` stands
+    /// in for a missing or invalid timestamp header.
+    #[allow(clippy::too_many_arguments)]
     pub async fn store_thumbnail(
         &self,
         headers: &ThumbnailHeaders<'_>,
         content_type: Option<&str>,
         image: Vec<u8>,
+        webhook_id: Option<i64>,
         received_ms: i64,
         summary: &mut Summary,
         request_id: &str,
@@ -304,32 +315,40 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
             body: Bytes::from(image),
             content_type: content_type.clone(),
             metadata: plan.metadata.clone(),
-            if_absent: true,
+            condition: PutCondition::IfAbsent,
         };
-        // `latest.jpg` is written alongside, not after: it is a convenience copy and
-        // a replay could rewrite it anyway (the headers naming it are unsigned).
+        // `latest.jpg` is written alongside, not after: it is a convenience copy, never the
+        // durable one, and it only ever moves forward in capture time.
         let latest = self.settings.thumbnail_latest.then(|| ObjectPut {
             key: plan.latest_key.clone(),
-            if_absent: false,
+            metadata: plan.latest_metadata(),
+            condition: PutCondition::Always,
             ..object.clone()
         });
         let (stored, latest_result) = tokio::join!(self.store.put(object), async {
             match latest {
-                Some(latest) => Some(self.store.put(latest).await),
+                Some(latest) => Some(self.update_latest(&plan, latest).await),
                 None => None,
             }
         });
-        if let Some(Err(IoError(cause))) = latest_result {
+        if let Some(Err(cause)) = latest_result {
             warn!(key = plan.latest_key, cause, "latest.jpg not updated");
         }
         match stored.map_err(|IoError(cause)| RelayError::ThumbnailNotStored(cause))? {
-            PutOutcome::AlreadyExists => Ok(Accepted::Duplicate),
+            PutOutcome::ConditionFailed => Ok(Accepted::Duplicate),
             PutOutcome::Stored => {
                 if self.settings.thumbnail_events {
+                    let provenance = Provenance {
+                        signature: None,
+                        webhook_id,
+                        idempotency_key: idempotency_key(webhook_id, received_ms, &plan.sha256_hex),
+                    };
                     let announcement = QueueMessage::for_thumbnail(
                         plan.stored_event(self.store.bucket(), size, &content_type),
                         plan.timestamp_ms,
                         plan.stream_id.as_deref(),
+                        plan.stream_name.as_deref(),
+                        &provenance,
                         self.settings.fifo,
                     );
                     // The image is durable either way; a lost announcement was logged whole.
@@ -346,4 +365,51 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
             }
         }
     }
+
+    /// Makes `latest` the `latest.jpg` if no newer thumbnail (by capture time) is there:
+    /// compare, then write only if the object compared is still the one there (`If-Match`),
+    /// else compare again — so a late, duplicate or replayed thumbnail never replaces a newer
+    /// one, even when instances write at once. A failed call ends it (the SDK has retried).
+    async fn update_latest(&self, plan: &ThumbnailPlan, latest: ObjectPut) -> Result<(), String> {
+        for _ in 0..LATEST_ATTEMPTS {
+            let current = self
+                .store
+                .head(&latest.key)
+                .await
+                .map_err(|IoError(cause)| cause)?;
+            let condition = match current {
+                None => PutCondition::IfAbsent,
+                Some(head) if plan.is_newer_than(&head) => PutCondition::IfMatch(head.etag),
+                Some(_) => return Ok(()),
+            };
+            let attempt = ObjectPut {
+                condition,
+                ..latest.clone()
+            };
+            match self.store.put(attempt).await {
+                Ok(PutOutcome::Stored) => return Ok(()),
+                Ok(PutOutcome::ConditionFailed) => continue,
+                Err(IoError(cause)) => return Err(cause),
+            }
+        }
+        Err(format!(
+            "changed by other writers {LATEST_ATTEMPTS} times in a row"
+        ))
+    }
+}
+
+/// Compare-and-write rounds of `latest.jpg` before giving up (only concurrent writers of the
+/// same stream make a round fail).
+const LATEST_ATTEMPTS: usize = 4;
+
+/// What a spill or claim check keeps of a message's provenance for `relayctl redrive`.
+fn provenance_metadata(message: &QueueMessage) -> Vec<(&'static str, String)> {
+    let mut metadata = Vec::with_capacity(2);
+    if let Some(key) = message.idempotency_key() {
+        metadata.push(("idempotency-key", key.to_owned()));
+    }
+    if let Some(id) = message.webhook_id() {
+        metadata.push(("webhook-id", id.to_string()));
+    }
+    metadata
 }

@@ -27,6 +27,7 @@ use crate::relay::config::Config;
 pub use crate::relay::delivery::Accepted;
 use crate::relay::delivery::Delivery;
 use crate::relay::error::RelayError;
+use crate::relay::message::{Provenance, idempotency_key};
 use crate::relay::metrics::{LogSink, Summary, emf_line, stdout_sink};
 use crate::relay::quarantine::{
     Admission, DeliveryHeaders, QuarantineGate, QuarantineReason, Quarantined, keep,
@@ -64,9 +65,11 @@ pub fn route(content_type: Option<&str>) -> Route {
 pub struct VerifiedWebhook<'a> {
     pub body: Vec<u8>,
     pub headers: DeliveryHeaders<'a>,
-    /// When the relay received it: the replay window is checked against it, and it dates
-    /// spills and stands in for a missing thumbnail timestamp.
+    /// When the relay received it: the replay window is checked against it, it dates spills,
+    /// stands in for a missing thumbnail timestamp and goes into the idempotency key.
     pub received_ms: i64,
+    /// The webhook whose secret verified it, when the relay holds that secret under an id.
+    pub webhook_id: Option<i64>,
 }
 
 /// Where a verified delivery goes.
@@ -113,6 +116,7 @@ pub async fn accept_verified<S: ObjectStore, Q: EventQueue>(
         body,
         headers,
         received_ms,
+        webhook_id,
     } = webhook;
     // 6. Durable before the answer.
     match planned {
@@ -122,6 +126,7 @@ pub async fn accept_verified<S: ObjectStore, Q: EventQueue>(
                     &headers.thumbnail,
                     headers.content_type,
                     body,
+                    webhook_id,
                     received_ms,
                     summary,
                     request_id,
@@ -129,13 +134,22 @@ pub async fn accept_verified<S: ObjectStore, Q: EventQueue>(
                 .await
         }
         Planned::Event(envelope) => {
+            let provenance = Provenance {
+                signature: Some(headers.signature.to_owned()),
+                webhook_id,
+                idempotency_key: idempotency_key(
+                    webhook_id,
+                    received_ms,
+                    &hex::encode(Sha256::digest(&body)),
+                ),
+            };
             // JSON parsing has validated the bytes as UTF-8.
             let body = String::from_utf8(body).map_err(|_| RelayError::MalformedEvent)?;
             delivery
                 .forward_event(
                     &envelope,
                     body,
-                    headers.signature,
+                    &provenance,
                     received_ms,
                     summary,
                     request_id,
@@ -311,6 +325,7 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
             body,
             headers,
             received_ms,
+            webhook_id: None,
         };
         accept_verified(&self.delivery, webhook, summary, request_id).await
     }

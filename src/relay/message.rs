@@ -1,8 +1,36 @@
-//! SQS messages the relay sends: their body, attributes and FIFO ids (pure, no I/O).
+//! SQS messages the relay sends: their body, attributes and FIFO ids (pure, no I/O). The
+//! contract they follow is `contract/asyncapi.yaml`; [`CONTRACT_VERSION`] travels with each.
 
 use sha2::{Digest, Sha256};
 
 use millicast_webhooks::Envelope;
+
+/// The version of the message contract (`contract/asyncapi.yaml`), in the `contractVersion`
+/// attribute of every message. Raised when a change could break a consumer.
+pub const CONTRACT_VERSION: &str = "1";
+
+/// What the relay knows of a delivery beyond its body. Every message sent for the delivery
+/// carries it, however often it is sent (SDK retries, claim check, spill and redrive, replay).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// The `X-Millicast-Signature` header the body came with (platform bodies only).
+    pub signature: Option<String>,
+    /// The webhook whose secret verified the delivery, when the relay holds its id.
+    pub webhook_id: Option<i64>,
+    /// See [`idempotency_key`].
+    pub idempotency_key: String,
+}
+
+/// The idempotency key of a delivery: 32 hex digits of SHA-256 over the webhook's id, the time
+/// the relay received the delivery (ms) and the SHA-256 of its body. The same for the same
+/// delivery however often it reaches the queue — each of those is kept with it (a quarantined
+/// delivery's receive time, a spill's metadata) — and different for two deliveries, even of
+/// identical bodies, unless one webhook delivered them in the same millisecond.
+pub fn idempotency_key(webhook_id: Option<i64>, received_ms: i64, body_sha256_hex: &str) -> String {
+    let webhook = webhook_id.map_or_else(|| "-".to_owned(), |id| id.to_string());
+    let digest = Sha256::digest(format!("{webhook}\n{received_ms}\n{body_sha256_hex}"));
+    hex::encode(&digest[..16])
+}
 
 /// A typed SQS message attribute value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,30 +102,60 @@ fn group_id(candidate: &str) -> String {
     }
 }
 
-/// What a FIFO message is grouped by: the stream, else the event type.
-fn group_hint(envelope: &Envelope) -> &str {
-    envelope.stream_id.as_deref().unwrap_or(&envelope.kind)
-}
-
-fn fifo_ids(fifo: bool, group_hint: &str, body: &str) -> Option<FifoIds> {
+/// FIFO ids: grouped by the stream key (so a stream's messages stay in order whatever their
+/// hook type), else by `kind`; deduplicated by the delivery's idempotency key.
+fn fifo_ids(
+    fifo: bool,
+    stream_key: Option<&str>,
+    kind: &str,
+    provenance: &Provenance,
+) -> Option<FifoIds> {
     fifo.then(|| FifoIds {
-        group_id: group_id(group_hint),
-        deduplication_id: hex::encode(Sha256::digest(body.as_bytes())),
+        group_id: group_id(stream_key.unwrap_or(kind)),
+        deduplication_id: provenance.idempotency_key.clone(),
     })
 }
 
+/// The attributes every message carries after its own labels.
+fn push_provenance(
+    attributes: &mut Vec<(&'static str, AttributeValue)>,
+    stream_key: Option<&str>,
+    provenance: &Provenance,
+) {
+    let mut push = |name: &'static str, value: Option<AttributeValue>| {
+        if let Some(value) = value {
+            attributes.push((name, value));
+        }
+    };
+    push("streamKey", stream_key.and_then(string_attribute));
+    push(
+        "signature",
+        provenance.signature.as_deref().and_then(string_attribute),
+    );
+    push(
+        "webhookId",
+        provenance
+            .webhook_id
+            .map(|id| AttributeValue::Number(id.to_string())),
+    );
+    push(
+        "idempotencyKey",
+        string_attribute(&provenance.idempotency_key),
+    );
+    push("contractVersion", string_attribute(CONTRACT_VERSION));
+}
+
 impl QueueMessage {
-    /// The message for a verified JSON event: the body byte for byte, labelled with
-    /// `type`, `event`, `timestamp`, `streamId` and the original `signature` header.
-    /// Also rebuilds a spilled message for `relayctl redrive` (the relay's own messages have no
-    /// signature; redrive adds `claimCheck` back to a spilled pointer).
+    /// The message for a verified JSON event: the body byte for byte, labelled with `type`,
+    /// `event`, `timestamp`, `streamId`, `streamKey` and the delivery's provenance. Also
+    /// rebuilds a spilled message for `relayctl redrive`.
     pub fn for_event(
         envelope: &Envelope,
         body: String,
-        signature: Option<&str>,
+        provenance: &Provenance,
         fifo: bool,
     ) -> Self {
-        let mut attributes = Vec::with_capacity(5);
+        let mut attributes = Vec::with_capacity(9);
         let mut push = |name: &'static str, value: Option<AttributeValue>| {
             if let Some(value) = value {
                 attributes.push((name, value));
@@ -118,9 +176,10 @@ impl QueueMessage {
             "streamId",
             envelope.stream_id.as_deref().and_then(string_attribute),
         );
-        push("signature", signature.and_then(string_attribute));
+        let stream_key = envelope.stream_name.as_deref();
+        push_provenance(&mut attributes, stream_key, provenance);
         Self {
-            fifo: fifo_ids(fifo, group_hint(envelope), &body),
+            fifo: fifo_ids(fifo, stream_key, &envelope.kind, provenance),
             body,
             attributes,
         }
@@ -131,6 +190,8 @@ impl QueueMessage {
         body: String,
         timestamp_ms: u64,
         stream_id: Option<&str>,
+        stream_key: Option<&str>,
+        provenance: &Provenance,
         fifo: bool,
     ) -> Self {
         let mut attributes = vec![
@@ -144,20 +205,22 @@ impl QueueMessage {
         if let Some(value) = stream_id.and_then(string_attribute) {
             attributes.push(("streamId", value));
         }
+        push_provenance(&mut attributes, stream_key, provenance);
         Self {
-            fifo: fifo_ids(fifo, stream_id.unwrap_or("thumbnail"), &body),
+            fifo: fifo_ids(fifo, stream_key, "thumbnail", provenance),
             body,
             attributes,
         }
     }
 
     /// The pointer sent instead of a body too large for (or not representable in) SQS; the body
-    /// itself is at `bucket`/`key`. Keeps the event's attributes and adds `claimCheck=true`.
+    /// itself is at `bucket`/`key` (its S3 metadata keeps the signature). Keeps the event's
+    /// attributes but `signature` (it signs a body the message no longer carries) and adds
+    /// `claimCheck=true`; FIFO ids stay the event's.
     pub fn claim_check(
         event: &QueueMessage,
         envelope: &Envelope,
         pointer: &ClaimCheck<'_>,
-        fifo: bool,
     ) -> Self {
         let body = serde_json::json!({
             "type": envelope.kind,
@@ -171,12 +234,33 @@ impl QueueMessage {
             }
         })
         .to_string();
-        let mut attributes = event.attributes.clone();
+        let mut attributes: Vec<_> = event
+            .attributes
+            .iter()
+            .filter(|(name, _)| *name != "signature")
+            .cloned()
+            .collect();
         attributes.push(claim_check_attribute());
         Self {
-            fifo: fifo_ids(fifo, group_hint(envelope), &body),
+            fifo: event.fifo.clone(),
             body,
             attributes,
+        }
+    }
+
+    /// The `idempotencyKey` attribute (a spill keeps it in its metadata for redrive).
+    pub fn idempotency_key(&self) -> Option<&str> {
+        match self.attribute("idempotencyKey") {
+            Some(AttributeValue::String(value)) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The `webhookId` attribute, when the message has one.
+    pub fn webhook_id(&self) -> Option<i64> {
+        match self.attribute("webhookId") {
+            Some(AttributeValue::Number(value)) => value.parse().ok(),
+            _ => None,
         }
     }
 
@@ -216,9 +300,7 @@ impl QueueMessage {
 mod tests {
     use super::*;
 
-    const BODY: &str = r#"{"type":"feeds","event":"started","timestamp":1638463486489,"data":{"streamId":"ZG6NWV/sample_stream"}}"#;
-    // `printf '%s' "$BODY" | sha256sum`
-    const BODY_SHA256: &str = "129f209916219bc37e0040e31cae2d7ffe12cacadb6f6d1b4fdb8f0ae9ef20d4";
+    const BODY: &str = r#"{"type":"feeds","event":"started","timestamp":1638463486489,"data":{"name":"sample_stream","streamId":"ZG6NWV/sample_stream"}}"#;
 
     fn envelope(body: &str) -> Envelope {
         Envelope::parse(body.as_bytes()).unwrap()
@@ -228,78 +310,95 @@ mod tests {
         AttributeValue::String(value.to_owned())
     }
 
-    #[test]
-    fn event_message_keeps_the_body_and_labels_it() {
-        let message =
-            QueueMessage::for_event(&envelope(BODY), BODY.to_owned(), Some("sha1=ab"), false);
-        assert_eq!(message.body, BODY);
-        assert_eq!(message.attribute("type"), Some(&string("feeds")));
-        assert_eq!(message.attribute("event"), Some(&string("started")));
-        assert_eq!(
-            message.attribute("timestamp"),
-            Some(&AttributeValue::Number("1638463486489".into()))
-        );
-        assert_eq!(
-            message.attribute("streamId"),
-            Some(&string("ZG6NWV/sample_stream"))
-        );
-        assert_eq!(message.attribute("signature"), Some(&string("sha1=ab")));
-        assert_eq!(message.fifo, None);
+    fn provenance() -> Provenance {
+        Provenance {
+            signature: Some("sha1=ab".into()),
+            webhook_id: Some(7),
+            idempotency_key: "0123456789abcdef0123456789abcdef".into(),
+        }
+    }
+
+    fn event(body: &str, fifo: bool) -> QueueMessage {
+        QueueMessage::for_event(&envelope(body), body.to_owned(), &provenance(), fifo)
     }
 
     #[test]
-    fn fifo_ids_use_the_stream_and_the_body_hash() {
-        let message =
-            QueueMessage::for_event(&envelope(BODY), BODY.to_owned(), Some("sha1=ab"), true);
-        let ids = message.fifo.unwrap();
-        assert_eq!(ids.group_id, "ZG6NWV/sample_stream");
-        assert_eq!(ids.deduplication_id, BODY_SHA256);
+    fn event_message_keeps_the_body_and_labels_it() {
+        let message = event(BODY, false);
+        assert_eq!(message.body, BODY);
+        let expected = [
+            ("type", string("feeds")),
+            ("event", string("started")),
+            ("timestamp", AttributeValue::Number("1638463486489".into())),
+            ("streamId", string("ZG6NWV/sample_stream")),
+            ("streamKey", string("sample_stream")),
+            ("signature", string("sha1=ab")),
+            ("webhookId", AttributeValue::Number("7".into())),
+            ("idempotencyKey", string("0123456789abcdef0123456789abcdef")),
+            ("contractVersion", string(CONTRACT_VERSION)),
+        ];
+        assert_eq!(message.attributes, expected);
+        // SQS takes at most 10 attributes; a claim-check pointer trades `signature` for its own.
+        assert!(message.attributes.len() < 10);
+        assert_eq!(message.fifo, None);
+        assert_eq!(message.webhook_id(), Some(7));
+    }
+
+    #[test]
+    fn fifo_ids_use_the_stream_key_and_the_idempotency_key() {
+        let ids = event(BODY, true).fifo.unwrap();
+        assert_eq!(ids.group_id, "sample_stream");
+        assert_eq!(ids.deduplication_id, "0123456789abcdef0123456789abcdef");
+        // A recording of the same stream (no account id in it) joins the same group.
+        let recording = r#"{"type":"recordings","event":"started","timestamp":1,"data":{"streamName":"sample_stream"}}"#;
+        assert_eq!(
+            event(recording, true).fifo.unwrap().group_id,
+            "sample_stream"
+        );
     }
 
     #[test]
     fn fifo_group_falls_back_to_the_type_and_is_cleaned() {
         let body = r#"{"type":"transcoder","event":"ACTIVE"}"#;
-        let ids = QueueMessage::for_event(&envelope(body), body.into(), Some("s"), true)
-            .fifo
-            .unwrap();
-        assert_eq!(ids.group_id, "transcoder");
+        assert_eq!(event(body, true).fifo.unwrap().group_id, "transcoder");
 
         let body = format!(
-            r#"{{"type":"x","data":{{"streamId":"a b/é{}"}}}}"#,
+            r#"{{"type":"x","data":{{"streamName":"a b/é{}"}}}}"#,
             "z".repeat(200)
         );
-        let ids = QueueMessage::for_event(&envelope(&body), body.clone(), Some("s"), true)
-            .fifo
-            .unwrap();
+        let ids = event(&body, true).fifo.unwrap();
         assert_eq!(ids.group_id.len(), 128);
         assert!(ids.group_id.starts_with("a_b/_zz"));
 
-        let body = r#"{"type":""}"#;
-        let ids = QueueMessage::for_event(&envelope(body), body.into(), Some("s"), true)
-            .fifo
-            .unwrap();
-        assert_eq!(ids.group_id, "_");
+        assert_eq!(event(r#"{"type":""}"#, true).fifo.unwrap().group_id, "_");
     }
 
     #[test]
     fn unsendable_attribute_values_are_left_out() {
         let body = "{\"type\":\"\",\"event\":\"\u{FFFF}\",\"timestamp\":\"x\"}";
-        let message = QueueMessage::for_event(&envelope(body), body.into(), Some("sha1=ab"), false);
+        let message = event(body, false);
         let names: Vec<_> = message.attributes.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names, ["signature"]);
+        assert_eq!(
+            names,
+            [
+                "signature",
+                "webhookId",
+                "idempotencyKey",
+                "contractVersion"
+            ]
+        );
     }
 
     #[test]
-    fn claim_check_points_at_the_stored_body() {
-        let event =
-            QueueMessage::for_event(&envelope(BODY), BODY.to_owned(), Some("sha1=ab"), false);
+    fn claim_check_points_at_the_stored_body_without_its_signature() {
+        let original = event(BODY, true);
         let pointer = ClaimCheck {
             bucket: "b",
             key: "events/oversize/x.json",
             size: 9,
             sha256_hex: "x",
         };
-        let message = QueueMessage::claim_check(&event, &envelope(BODY), &pointer, false);
+        let message = QueueMessage::claim_check(&original, &envelope(BODY), &pointer);
         let body: serde_json::Value = serde_json::from_str(&message.body).unwrap();
         assert_eq!(
             body,
@@ -307,18 +406,46 @@ mod tests {
                 "claimCheck": {"bucket": "b", "key": "events/oversize/x.json", "size": 9, "sha256": "x"}})
         );
         assert_eq!(message.attribute("claimCheck"), Some(&string("true")));
-        assert_eq!(message.signature(), Some("sha1=ab"));
+        assert_eq!(message.signature(), None);
         assert_eq!(
-            message.attribute("streamId"),
-            Some(&string("ZG6NWV/sample_stream"))
+            message.attribute("streamKey"),
+            Some(&string("sample_stream"))
         );
+        assert_eq!(message.idempotency_key(), original.idempotency_key());
+        assert_eq!(message.fifo, original.fifo);
+        assert_eq!(message.attributes.len(), original.attributes.len());
+    }
+
+    #[test]
+    fn the_idempotency_key_tells_deliveries_apart_not_sends() {
+        let body = "ab12";
+        let key = idempotency_key(Some(7), 1_000, body);
+        assert_eq!(key.len(), 32);
+        assert!(key.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(idempotency_key(Some(7), 1_000, body), key);
+        for other in [
+            idempotency_key(Some(8), 1_000, body),
+            idempotency_key(None, 1_000, body),
+            idempotency_key(Some(7), 1_001, body),
+            idempotency_key(Some(7), 1_000, "ab13"),
+        ] {
+            assert_ne!(other, key);
+        }
+        // `printf '7\n1000\nab12' | sha256sum | cut -c1-32`
+        assert_eq!(key, "7bcb1b319a22774aa30f17660d2998b0");
     }
 
     #[test]
     fn size_counts_body_and_attributes() {
-        let message = QueueMessage::for_thumbnail("{}".into(), 42, None, false);
-        // body 2 + type(4+6+9) + event(5+6+6) + timestamp(9+6+2)
-        assert_eq!(message.size(), 2 + 19 + 17 + 17);
+        let provenance = Provenance {
+            signature: None,
+            webhook_id: None,
+            idempotency_key: "k".into(),
+        };
+        let message = QueueMessage::for_thumbnail("{}".into(), 42, None, None, &provenance, false);
+        // body 2 + type(4+6+9) + event(5+6+6) + timestamp(9+6+2) + idempotencyKey(14+6+1)
+        // + contractVersion(15+6+1)
+        assert_eq!(message.size(), 2 + 19 + 17 + 17 + 21 + 22);
     }
 
     #[test]
@@ -330,7 +457,12 @@ mod tests {
 
     #[test]
     fn thumbnail_message_is_labelled() {
-        let message = QueueMessage::for_thumbnail("{}".into(), 42, Some("a/b"), true);
+        let provenance = Provenance {
+            signature: None,
+            ..provenance()
+        };
+        let message =
+            QueueMessage::for_thumbnail("{}".into(), 42, Some("a/b"), Some("b"), &provenance, true);
         assert_eq!(message.attribute("type"), Some(&string("thumbnail")));
         assert_eq!(message.attribute("event"), Some(&string("stored")));
         assert_eq!(
@@ -338,7 +470,8 @@ mod tests {
             Some(&AttributeValue::Number("42".into()))
         );
         assert_eq!(message.attribute("streamId"), Some(&string("a/b")));
+        assert_eq!(message.attribute("streamKey"), Some(&string("b")));
         assert_eq!(message.attribute("signature"), None);
-        assert_eq!(message.fifo.unwrap().group_id, "a/b");
+        assert_eq!(message.fifo.unwrap().group_id, "b");
     }
 }

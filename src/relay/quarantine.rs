@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 
-use crate::ports::{IoError, ObjectPut, ObjectStore};
+use crate::ports::{IoError, ObjectPut, ObjectStore, PutCondition};
 use crate::relay::clock::date_path;
 use crate::relay::config::QuarantineConfig;
 use crate::relay::thumbnail::clean_value;
@@ -99,7 +99,7 @@ pub fn quarantine_object(
         // Never served as what the unsigned header claims.
         content_type: "application/octet-stream".into(),
         metadata,
-        if_absent: true,
+        condition: PutCondition::IfAbsent,
     }
 }
 
@@ -305,7 +305,7 @@ mod tests {
             "quarantine/2021/12/02/1638463486489-230d8358dc8e8890b4c58deeb62912ee2f20357ae92a5cc861b98e68fe31acb5"
         );
         assert_eq!(received_ms_from_key(&object.key), Some(RECEIVED));
-        assert!(object.if_absent);
+        assert_eq!(object.condition, PutCondition::IfAbsent);
         assert_eq!(object.content_type, "application/octet-stream");
     }
 

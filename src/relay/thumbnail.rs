@@ -6,6 +6,8 @@
 use millicast_webhooks::ThumbnailHeaders;
 use sha2::{Digest, Sha256};
 
+use crate::ports::ObjectHead;
+
 /// Replaces a key segment that is missing or unsafe.
 pub const UNKNOWN_SEGMENT: &str = "_unknown";
 const MAX_SEGMENT_LEN: usize = 128;
@@ -48,6 +50,8 @@ pub struct ThumbnailPlan {
     pub sha256_hex: String,
     /// Cleaned header values (`None` when absent or unfit).
     pub stream_id: Option<String>,
+    /// The stream's name (the stream id's part after `/`): the stream key of its messages.
+    pub stream_name: Option<String>,
     pub feed_id: Option<String>,
     pub token_id: Option<String>,
     /// S3 user metadata: `stream-id`, `feed-id`, `token-id`, `timestamp`, `sha256` (those present).
@@ -68,6 +72,7 @@ impl ThumbnailPlan {
         let timestamp_ms = header_timestamp.unwrap_or(now_ms);
 
         let stream_id = clean_value(headers.stream_id).map(str::to_owned);
+        let stream_name = clean_value(stream).map(str::to_owned);
         let feed_id = clean_value(headers.feed_id).map(str::to_owned);
         let token_id = clean_value(headers.token_id).map(str::to_owned);
         let metadata = [
@@ -87,10 +92,38 @@ impl ThumbnailPlan {
             timestamp_ms,
             sha256_hex,
             stream_id,
+            stream_name,
             feed_id,
             token_id,
             metadata,
         }
+    }
+
+    /// The metadata of `latest.jpg`: the image's, with the capture time it is compared by
+    /// always present (the receive time when the header had none).
+    pub fn latest_metadata(&self) -> Vec<(&'static str, String)> {
+        let mut metadata: Vec<_> = self
+            .metadata
+            .iter()
+            .filter(|(name, _)| *name != "timestamp")
+            .cloned()
+            .collect();
+        metadata.push(("timestamp", self.timestamp_ms.to_string()));
+        metadata
+    }
+
+    /// Whether this thumbnail should replace `current` as `latest.jpg`: captured later, or at
+    /// the same millisecond with a greater content hash (so every writer, in any order, ends
+    /// on the same image). A `latest.jpg` without a readable capture time is replaced.
+    pub fn is_newer_than(&self, current: &ObjectHead) -> bool {
+        let Some(current_ms) = current
+            .metadata("timestamp")
+            .and_then(millicast_webhooks::thumbnail::parse_timestamp_ms)
+        else {
+            return true;
+        };
+        (self.timestamp_ms, self.sha256_hex.as_str())
+            > (current_ms, current.metadata("sha256").unwrap_or_default())
     }
 
     /// The SQS message announcing a stored thumbnail (DESIGN.md "Thumbnail path").
@@ -131,6 +164,38 @@ mod tests {
             timestamp,
         };
         ThumbnailPlan::new("thumbnails/", &headers, IMAGE, NOW)
+    }
+
+    #[test]
+    fn only_a_newer_capture_replaces_latest() {
+        let head = |timestamp: Option<&str>, sha256: &str| ObjectHead {
+            etag: "\"1\"".into(),
+            metadata: timestamp
+                .map(|t| ("timestamp".to_owned(), t.to_owned()))
+                .into_iter()
+                .chain([("sha256".to_owned(), sha256.to_owned())])
+                .collect(),
+        };
+        let plan = plan(Some("a/b"), Some("1000"));
+        assert!(plan.is_newer_than(&head(Some("999"), "ff")));
+        assert!(!plan.is_newer_than(&head(Some("1001"), "00")));
+        // Same capture time: the greater hash wins, whichever arrives first.
+        assert!(plan.is_newer_than(&head(Some("1000"), "00")));
+        assert!(!plan.is_newer_than(&head(Some("1000"), "ff")));
+        assert!(!plan.is_newer_than(&head(Some("1000"), IMAGE_SHA256)));
+        assert!(plan.is_newer_than(&head(None, "ff")));
+        assert!(plan.is_newer_than(&head(Some("soon"), "ff")));
+        assert_eq!(plan.stream_name.as_deref(), Some("b"));
+        assert!(
+            plan.latest_metadata()
+                .contains(&("timestamp", "1000".into()))
+        );
+        let untimed = super::tests::plan(Some("a/b"), None);
+        assert!(
+            untimed
+                .latest_metadata()
+                .contains(&("timestamp", NOW.to_string()))
+        );
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub struct Envelope {
     /// `data.streamId`, else `accountId/name`, else the stream name, when the body has them
     /// (see [`stream_id_of`]).
     pub stream_id: Option<String>,
+    /// The stream's name, the one name every hook type about a stream carries (see
+    /// [`stream_name_of`]): feeds `ZG6NWV/sample_stream` and recordings `sample_stream` are both
+    /// `sample_stream`.
+    pub stream_name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -67,6 +71,7 @@ impl Envelope {
             event: raw.event.and_then(|e| e.as_str().map(str::to_owned)),
             timestamp_ms: raw.timestamp.as_ref().and_then(Value::as_i64),
             stream_id: raw.data.as_ref().and_then(stream_id_of),
+            stream_name: raw.data.as_ref().and_then(stream_name_of),
         })
     }
 
@@ -86,6 +91,22 @@ impl Envelope {
 
 fn non_empty_str<'a>(data: &'a Value, field: &str) -> Option<&'a str> {
     data.get(field)?.as_str().filter(|s| !s.is_empty())
+}
+
+/// The name of the stream a webhook's `data` is about: `streamName` (recordings, media), else
+/// `name` (feeds, viewerConnection), else the part of `streamId` after its `/`. Stream names are
+/// unique within an account, and recordings carry no account id, so the name is what identifies
+/// a stream on every hook type. Transcoder events name no stream (`transcoderName` is not one).
+pub fn stream_name_of(data: &Value) -> Option<String> {
+    non_empty_str(data, "streamName")
+        .or_else(|| non_empty_str(data, "name"))
+        .or_else(|| {
+            non_empty_str(data, "streamId")
+                .and_then(|id| id.split_once('/'))
+                .map(|(_, name)| name)
+                .filter(|name| !name.is_empty())
+        })
+        .map(str::to_owned)
 }
 
 /// The stream a webhook's `data` names: `streamId` (`account/name`) when present, else
@@ -176,6 +197,32 @@ mod tests {
     }
 
     #[test]
+    fn every_hook_type_about_a_stream_names_it_the_same_way() {
+        let bodies = [
+            r#"{"type":"feeds","data":{"accountId":"ZG6NWV","name":"cam","streamId":"ZG6NWV/cam"}}"#,
+            r#"{"type":"recordings","data":{"recordFileId":1,"streamName":"cam"}}"#,
+            r#"{"type":"media","data":{"streamName":"cam","streamId":"ZG6NWV/cam","type":"clip"}}"#,
+            r#"{"type":"viewerConnection","data":{"name":"cam","accountId":"ZG6NWV"}}"#,
+            r#"{"type":"future","data":{"streamId":"ZG6NWV/cam"}}"#,
+        ];
+        for body in bodies {
+            assert_eq!(
+                parse(body).unwrap().stream_name.as_deref(),
+                Some("cam"),
+                "{body}"
+            );
+        }
+        let transcoder = r#"{"type":"transcoder","data":{"transcoderName":"t","cluster":"lon-1"}}"#;
+        assert_eq!(parse(transcoder).unwrap().stream_name, None);
+        for nameless in [
+            r#"{"type":"x","data":{"streamId":"A/"}}"#,
+            r#"{"type":"x","data":{"streamId":"A"}}"#,
+        ] {
+            assert_eq!(parse(nameless).unwrap().stream_name, None, "{nameless}");
+        }
+    }
+
+    #[test]
     fn stream_id_falls_back_to_account_and_name() {
         let envelope = parse(r#"{"type":"x","data":{"accountId":"A","name":"n"}}"#).unwrap();
         assert_eq!(envelope.stream_id.as_deref(), Some("A/n"));
@@ -225,6 +272,7 @@ mod tests {
             event: None,
             timestamp_ms: ts,
             stream_id: None,
+            stream_name: None,
         };
         assert!(at(Some(now)).is_fresh(now, 300));
         assert!(at(Some(now - 300_000)).is_fresh(now, 300));

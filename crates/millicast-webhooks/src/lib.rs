@@ -6,6 +6,8 @@ pub mod envelope;
 pub mod model;
 #[cfg(feature = "samples")]
 pub mod samples;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod secret;
 pub mod signature;
 pub mod thumbnail;

@@ -164,6 +164,15 @@ enum Command {
         #[arg(long)]
         show_secret: bool,
     },
+    /// Write the message contract's JSON Schema, generated from the typed model (or check it
+    /// with --check).
+    Contract {
+        #[arg(long, default_value = "contract")]
+        dir: PathBuf,
+        /// Only check that the files are up to date.
+        #[arg(long)]
+        check: bool,
+    },
     /// Write the function-URL sample events of `events/` (or check them with --check).
     Events {
         #[arg(long, default_value = "events")]
@@ -267,6 +276,7 @@ fn main() -> ExitCode {
             &stream_id,
         ),
         Command::Events { dir, check } => send::run_events(&dir, check),
+        Command::Contract { dir, check } => send::run_contract(&dir, check),
         Command::Tail {
             stack,
             queue_url,

@@ -113,11 +113,39 @@ pub fn run_send(
 }
 
 pub fn run_events(dir: &Path, check: bool) -> Result<(), String> {
-    let files = events::event_files();
+    let files: Vec<(String, String)> = events::event_files()
+        .iter()
+        .map(|file| (file.file_name.clone(), events::event_file_text(file)))
+        .collect();
+    write_generated(dir, &files, check, "make events")
+}
+
+/// `contract/message.schema.json`, from the typed model.
+pub fn run_contract(dir: &Path, check: bool) -> Result<(), String> {
+    let schema = millicast_webhook_relay::contract::message_schema();
+    let mut text = serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())?;
+    text.push('\n');
+    write_generated(
+        dir,
+        &[(MESSAGE_SCHEMA_FILE.to_owned(), text)],
+        check,
+        "make contract",
+    )
+}
+
+/// The committed schema file's name under `contract/`.
+pub const MESSAGE_SCHEMA_FILE: &str = "message.schema.json";
+
+/// Writes generated files into `dir`, or (`check`) fails naming those that differ.
+fn write_generated(
+    dir: &Path,
+    files: &[(String, String)],
+    check: bool,
+    regenerate: &str,
+) -> Result<(), String> {
     let mut stale = Vec::new();
-    for file in &files {
-        let path = dir.join(&file.file_name);
-        let text = events::event_file_text(file);
+    for (name, text) in files {
+        let path = dir.join(name);
         if check {
             if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
                 stale.push(path.display().to_string());
@@ -134,7 +162,7 @@ pub fn run_events(dir: &Path, check: bool) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "out of date (run `make events`): {}",
+            "out of date (run `{regenerate}`): {}",
             stale.join(", ")
         ))
     }

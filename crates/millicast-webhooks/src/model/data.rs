@@ -6,6 +6,7 @@ use serde_json::Value;
 
 /// `data` of `feeds` hooks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default)]
 pub struct FeedData {
     /// The feed (uuid).
@@ -32,6 +33,7 @@ pub struct FeedData {
 
 /// A track of a completed recording.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default)]
 pub struct RecordingTrack {
     /// `video` or `audio`.
@@ -55,6 +57,7 @@ pub struct RecordingTrack {
 
 /// `metadata` of a completed recording.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default)]
 pub struct RecordingMetadata {
     /// The container, for example `mp4`.
@@ -69,6 +72,7 @@ pub struct RecordingMetadata {
 
 /// `data` of `recordings` hooks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default)]
 pub struct RecordingData {
     /// The recording file.
@@ -85,6 +89,7 @@ pub struct RecordingData {
 
 /// `data` of `media` hooks (recordings and clips).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default)]
 pub struct MediaData {
     /// The media asset (hex).
@@ -110,6 +115,7 @@ pub struct MediaData {
 
 /// `data` of `transcoder` hooks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default)]
 pub struct TranscoderData {
     /// The transcoder (uuid).
@@ -126,6 +132,7 @@ pub struct TranscoderData {
 
 /// `data` of `viewerConnection` hooks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default)]
 pub struct ViewerConnectionData {
     /// The stream name.

@@ -27,6 +27,24 @@ macro_rules! event_names {
                     Self::Other(name) => name,
                 }
             }
+
+            /// The documented names.
+            pub const KNOWN: &'static [&'static str] = &[$($text),+];
+        }
+
+        #[cfg(feature = "schema")]
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "description": "The event's name. Its case varies across the platform's documentation versions: compare case-insensitively. Names not listed here may come.",
+                    "examples": Self::KNOWN,
+                })
+            }
         }
     };
 }
