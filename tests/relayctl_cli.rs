@@ -336,8 +336,12 @@ async fn secret_set_keeps_the_replaced_secret_and_never_echoes() {
     assert!(out.contains("kept as previous"), "{out}");
     assert!(!out.contains(RENEWED) && !err.contains(RENEWED));
     let set = stored().await;
-    assert_eq!(set.current.to_base64(), RENEWED);
-    assert_eq!(set.previous.map(|p| p.to_base64()), Some(SECRET.to_owned()));
+    let [webhook] = set.webhooks() else { panic!() };
+    assert_eq!(webhook.current.to_base64(), RENEWED);
+    assert_eq!(
+        webhook.previous.as_ref().map(|p| p.to_base64()),
+        Some(SECRET.to_owned())
+    );
 
     // The same secret again changes nothing (the previous one is not lost).
     let (ok, out, _) = relayctl_aws_with_input(
@@ -347,7 +351,10 @@ async fn secret_set_keeps_the_replaced_secret_and_never_echoes() {
     assert!(ok);
     assert!(out.starts_with("unchanged"), "{out}");
     assert_eq!(
-        stored().await.previous.map(|p| p.to_base64()),
+        stored().await.webhooks()[0]
+            .previous
+            .as_ref()
+            .map(|p| p.to_base64()),
         Some(SECRET.to_owned())
     );
 
@@ -365,8 +372,9 @@ async fn secret_set_keeps_the_replaced_secret_and_never_echoes() {
     assert!(ok, "{err}");
     assert!(out.starts_with("stored a new secret"), "{out}");
     let set = stored().await;
+    let [webhook] = set.webhooks() else { panic!() };
     assert_eq!(
-        (set.current.to_base64(), set.previous),
+        (webhook.current.to_base64(), webhook.previous.clone()),
         (RENEWED.to_owned(), None)
     );
 

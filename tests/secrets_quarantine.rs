@@ -13,8 +13,8 @@ use millicast_webhook_relay::aws::{sdk as aws, secretsmanager};
 use millicast_webhook_relay::operator::replay::ReplayOptions;
 use millicast_webhook_relay::relay::config::Config;
 use millicast_webhook_relay::relay::secrets::SecretSet;
+use millicast_webhook_relay::relay::secrets::WebhookVerifier;
 use millicast_webhooks::samples::{self, JSON_SAMPLES, SAMPLE_JPEG};
-use millicast_webhooks::signature::SignatureVerifier;
 use support::faults::{FaultProxy, Mode};
 use support::*;
 
@@ -97,9 +97,9 @@ fn secrets_manager_config(
     fixture.config(&overrides)
 }
 
-async fn stored_verifiers(fixture: &Fixture, secret_id: &str) -> Vec<SignatureVerifier> {
+async fn stored_verifiers(fixture: &Fixture, secret_id: &str) -> Vec<WebhookVerifier> {
     let client = aws::secrets_client(&fixture.sdk);
-    vec![read_secrets(&client, secret_id).await.unwrap().verifier()]
+    read_secrets(&client, secret_id).await.unwrap().verifiers()
 }
 
 #[tokio::test]
@@ -135,6 +135,7 @@ async fn a_renewal_loses_nothing() {
         &aws::secrets_client(&fixture.sdk),
         &secret_id,
         millicast_webhook_relay::relay::secrets::WebhookSecret::from_base64(NEW_SECRET).unwrap(),
+        secretsmanager::NewSecret::default(),
         secretsmanager::Previous::Keep,
     )
     .await

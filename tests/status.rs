@@ -21,6 +21,8 @@ struct Rig {
     fixture: Fixture,
     platform: LocalPlatform,
     stack: String,
+    secret_id: String,
+    function_url: String,
     dlq_url: String,
     alarm: String,
     cloudwatch: aws_sdk_cloudwatch::Client,
@@ -41,6 +43,24 @@ impl Rig {
         let function_name = format!("{}-fn", fixture.bucket);
         // Nothing listens there: a delivery the platform makes fails, which disables the webhook.
         let function_url = format!("{}/lambda-url/_/", closed_port_endpoint());
+        let platform = LocalPlatform::start(&["--disable-after", "1"]);
+        let client = PlatformClient::new(&platform.url, API_SECRET).unwrap();
+        let webhook = client
+            .create_webhook(&NewWebhook {
+                url: function_url.clone(),
+                hooks: HookSet::all(),
+                filter: None,
+            })
+            .await
+            .unwrap();
+        // The relay holds the webhook's secret, as after `relayctl register`.
+        let secret_id = fixture
+            .create_secret(&format!(
+                r#"{{"webhooks":[{{"id":{},"current":"{}"}}]}}"#,
+                webhook.id,
+                webhook.secret.expose()
+            ))
+            .await;
         let stack = fixture
             .create_stack(&[
                 ("FunctionUrl", &function_url),
@@ -48,10 +68,7 @@ impl Rig {
                 ("QueueUrl", &fixture.queue_url),
                 ("DeadLetterQueueUrl", &dlq_url),
                 ("BucketName", &fixture.bucket),
-                (
-                    "WebhookSecretArn",
-                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:x",
-                ),
+                ("WebhookSecretArn", &secret_id),
             ])
             .await;
         let cloudwatch = aws_sdk_cloudwatch::Client::new(&fixture.sdk);
@@ -100,20 +117,12 @@ impl Rig {
             .send()
             .await
             .unwrap();
-        let platform = LocalPlatform::start(&["--disable-after", "1"]);
-        let client = PlatformClient::new(&platform.url, API_SECRET).unwrap();
-        client
-            .create_webhook(&NewWebhook {
-                url: function_url,
-                hooks: HookSet::all(),
-                filter: None,
-            })
-            .await
-            .unwrap();
         Self {
             fixture,
             platform,
             stack,
+            secret_id,
+            function_url,
             dlq_url,
             alarm,
             cloudwatch,
@@ -312,6 +321,80 @@ async fn status_shows_health_and_each_red_case() {
                 ..WebhookUpdate::default()
             },
         )
+        .await
+        .unwrap();
+
+    // A second webhook added in the dashboard, pointing at the relay: its deliveries cannot be
+    // verified until the relay holds its secret.
+    let second = platform
+        .create_webhook(&NewWebhook {
+            url: rig.function_url.clone(),
+            hooks: HookSet::none().with(HookType::Thumbnail),
+            filter: Some("^cam-".into()),
+        })
+        .await
+        .unwrap();
+    rig.assert_red(
+        "webhook",
+        &format!("does not hold the secret of webhook {}", second.id),
+        &format!("relayctl rotate --webhook-id {} --stack {stack}", second.id),
+    );
+    let first = platform.get_webhook(1).await.unwrap();
+    let both = format!(
+        r#"{{"webhooks":[{{"id":1,"current":"{}"}},{{"id":{},"current":"{}"}}]}}"#,
+        first.secret.expose(),
+        second.id,
+        second.secret.expose()
+    );
+    let secrets = millicast_webhook_relay::aws::sdk::secrets_client(&fixture.sdk);
+    secrets
+        .put_secret_value()
+        .secret_id(&rig.secret_id)
+        .secret_string(&both)
+        .send()
+        .await
+        .unwrap();
+    let (ok, out, _) = rig.status(&[], false);
+    assert!(ok, "{out}");
+    assert!(
+        Rig::line(&out, "webhook")
+            .contains(&format!("{} (hooks thumbnails, filter ^cam-)", second.id)),
+        "{out}"
+    );
+
+    // Deliveries of one webhook kept in quarantine (the relay read another secret when they
+    // came): the webhook line says whose they are.
+    let now = millicast_webhook_relay::relay::clock::now_ms();
+    let body = millicast_webhooks::samples::json_sample("feeds-started", now).unwrap();
+    let signature =
+        millicast_webhooks::sign(second.secret.decode().unwrap().bytes(), body.as_bytes());
+    let kept = millicast_webhook_relay::relay::quarantine::quarantine_key(now, "ab12");
+    fixture
+        .s3
+        .put_object()
+        .bucket(&fixture.bucket)
+        .key(&kept)
+        .metadata("signature", &signature)
+        .metadata("received", now.to_string())
+        .body(body.into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    let (ok, out, _) = rig.status(&[], false);
+    assert!(!ok);
+    let line = Rig::line(&out, "webhook");
+    assert!(
+        line.starts_with("FAIL")
+            && line.contains(&format!("1 recent delivery(ies) of webhook {}", second.id)),
+        "{out}"
+    );
+    assert!(Rig::line(&out, "quarantine").starts_with("FAIL"), "{out}");
+    fixture
+        .s3
+        .delete_object()
+        .bucket(&fixture.bucket)
+        .key(&kept)
+        .send()
         .await
         .unwrap();
 

@@ -10,7 +10,7 @@ use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use crate::ports::IoError;
 use crate::ports::SecretSource;
 use crate::relay::config::SecretConfig;
-use crate::relay::secrets::{SecretSet, SecretStore, SecretValueError, WebhookSecret};
+use crate::relay::secrets::{SecretSet, SecretStore, SecretValueError, WebhookId, WebhookSecret};
 
 /// Reads the secret's current value (`AWSCURRENT`).
 #[derive(Debug, Clone)]
@@ -142,34 +142,77 @@ pub enum Previous {
     Drop,
 }
 
-/// `relayctl secret set`: makes `new` the current secret, keeping the one it replaces as
-/// `previous` (`SecretSet::with_new_current`) unless told to drop it. A stored value that cannot
-/// be parsed (not written by this project) is replaced without a `previous`.
+/// What `store_new_secret` is told about the secret it stores.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewSecret<'a> {
+    /// The webhook it belongs to, when known.
+    pub webhook_id: Option<WebhookId>,
+    /// The secret it replaces, when known (`rotate`).
+    pub replaced: Option<&'a WebhookSecret>,
+    /// The webhooks pointing at the relay, with the secrets the platform signs with now
+    /// (`register`, `rotate`): a secret stored without id that is one of theirs gets that id,
+    /// and the first webhook named takes over a lone secret that is nobody's (the stack's
+    /// placeholder, or a secret from before ids).
+    pub pointing: &'a [(WebhookId, WebhookSecret)],
+}
+
+/// `relayctl secret set`, `register`, `rotate`: makes `new` the current secret of its webhook
+/// (see [`SecretSet::with_new_current`]), keeping the one it replaces as `previous` unless told
+/// to drop it. A stored value that cannot be parsed (not written by this project) is replaced.
 pub async fn store_new_secret(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
     new: WebhookSecret,
+    about: NewSecret<'_>,
     previous: Previous,
 ) -> Result<SecretStored, String> {
+    let NewSecret {
+        webhook_id,
+        replaced,
+        pointing,
+    } = about;
     let existing = match read_secrets(client, secret_id).await {
         Ok(secrets) => Some(secrets),
         Err(SecretReadError::Invalid { .. }) => None,
         Err(error) => return Err(error.to_string()),
     };
-    let updated = match (&existing, previous) {
-        (Some(secrets), Previous::Keep) => secrets.with_new_current(new),
-        _ => SecretSet {
-            current: new,
-            previous: None,
-        },
-    };
+    let mut base = existing.clone().unwrap_or_default().with_ids_of(pointing);
+    if let Some(id) = webhook_id.filter(|_| !pointing.is_empty()) {
+        base = base.adopting_lone_unnamed(id);
+    }
+    let mut updated = base
+        .with_new_current(webhook_id, new.clone(), replaced)
+        .map_err(|e| e.to_string())?;
+    let (changed_id, _) = updated
+        .holder_of(&new)
+        .ok_or("the new secret was not stored (a bug)")?;
+    if previous == Previous::Drop {
+        updated = updated.without_previous_of(changed_id);
+    }
     if existing.as_ref() == Some(&updated) {
         return Ok(SecretStored::Unchanged);
     }
+    let version_id = put_secrets(client, secret_id, &updated).await?;
+    let kept_previous = updated
+        .webhooks()
+        .iter()
+        .any(|w| w.id == changed_id && w.previous.is_some());
+    Ok(SecretStored::Replaced {
+        version_id,
+        previous: kept_previous,
+    })
+}
+
+/// Writes `secrets` as the secret's new current version; its version id.
+pub async fn put_secrets(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+    secrets: &SecretSet,
+) -> Result<String, String> {
     let output = client
         .put_secret_value()
         .secret_id(secret_id)
-        .secret_string(updated.to_value())
+        .secret_string(secrets.to_value())
         .send()
         .await
         .map_err(|error| {
@@ -178,8 +221,5 @@ pub async fn store_new_secret(
                 DisplayErrorContext(&error)
             )
         })?;
-    Ok(SecretStored::Replaced {
-        version_id: output.version_id.unwrap_or_default(),
-        previous: updated.previous.is_some(),
-    })
+    Ok(output.version_id.unwrap_or_default())
 }

@@ -20,7 +20,8 @@ use crate::relay::delivery::{Accepted, Delivery};
 use crate::relay::handler::{Planned, VerifiedWebhook, accept_verified, plan};
 use crate::relay::metrics::Summary;
 use crate::relay::quarantine::{KeptDelivery, QUARANTINE_PREFIX, received_ms_from_key};
-use millicast_webhooks::signature::{Signature, SignatureVerifier};
+use crate::relay::secrets::WebhookVerifier;
+use millicast_webhooks::Signature;
 
 /// Objects replayed at once.
 const CONCURRENCY: usize = 8;
@@ -130,7 +131,7 @@ pub struct ReplayOptions {
 pub async fn replay_quarantine<S: ObjectStore, Q: EventQueue>(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
-    verifiers: &[SignatureVerifier],
+    verifiers: &[WebhookVerifier],
     delivery: &Delivery<S, Q>,
     options: ReplayOptions,
     mut on_object: impl FnMut(&str, &Replayed),
@@ -152,7 +153,7 @@ async fn replay_one<S: ObjectStore, Q: EventQueue>(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-    verifiers: &[SignatureVerifier],
+    verifiers: &[WebhookVerifier],
     delivery: &Delivery<S, Q>,
     options: ReplayOptions,
 ) -> Replayed {
@@ -189,27 +190,27 @@ async fn replay_one<S: ObjectStore, Q: EventQueue>(
     }
 }
 
-/// The kept delivery as a verified webhook, if one of `verifiers` matches its signature.
+/// The kept delivery as a verified webhook, if one of `verifiers` matches its signature (the
+/// webhook whose secret it is becomes the delivery's).
 fn verified<'a>(
     headers: crate::relay::quarantine::DeliveryHeaders<'a>,
     body: Vec<u8>,
     received_ms: Option<i64>,
-    verifiers: &[SignatureVerifier],
+    verifiers: &[WebhookVerifier],
 ) -> Result<VerifiedWebhook<'a>, String> {
     let signature = Signature::parse(headers.signature.as_bytes())
         .map_err(|_| "no well-formed signature kept".to_owned())?;
-    if !verifiers
+    let webhook_id = verifiers
         .iter()
-        .any(|verifier| verifier.verify(&body, &signature).is_ok())
-    {
-        return Err("invalid_signature (no given secret matches)".to_owned());
-    }
+        .find(|webhook| webhook.verifier.verify(&body, &signature).is_ok())
+        .map(|webhook| webhook.id)
+        .ok_or_else(|| "invalid_signature (no given secret matches)".to_owned())?;
     let received_ms = received_ms.ok_or_else(|| "no receive time kept".to_owned())?;
     Ok(VerifiedWebhook {
         body,
         headers,
         received_ms,
-        webhook_id: None,
+        webhook_id,
     })
 }
 
@@ -224,8 +225,16 @@ mod tests {
     fn headers(signature: &str) -> crate::relay::quarantine::DeliveryHeaders<'_> {
         crate::relay::quarantine::DeliveryHeaders {
             signature,
+            webhook_id: None,
             content_type: Some("application/json"),
             thumbnail: ThumbnailHeaders::default(),
+        }
+    }
+
+    fn verifier(id: Option<i64>, secret: &[u8]) -> WebhookVerifier {
+        WebhookVerifier {
+            id,
+            verifier: millicast_webhooks::SignatureVerifier::new(secret, None),
         }
     }
 
@@ -233,16 +242,19 @@ mod tests {
     fn only_a_matching_secret_makes_a_kept_delivery_verified() {
         let body = b"{}".to_vec();
         let good = sign(SECRET, &body);
-        let verifier = SignatureVerifier::new(SECRET, None);
-        let other = SignatureVerifier::new(b"other", None);
-        assert!(
-            verified(
-                headers(&good),
-                body.clone(),
-                Some(1),
-                &[other.clone(), verifier.clone()]
-            )
-            .is_ok()
+        let verifier = verifier(Some(7), SECRET);
+        let other = self::verifier(Some(3), b"other");
+        let replayed = verified(
+            headers(&good),
+            body.clone(),
+            Some(1),
+            &[other.clone(), verifier.clone()],
+        )
+        .unwrap();
+        assert_eq!(
+            replayed.webhook_id,
+            Some(7),
+            "the webhook whose secret matched"
         );
         assert!(verified(headers(&good), body.clone(), Some(1), &[other]).is_err());
         assert!(verified(headers(&good), body.clone(), Some(1), &[]).is_err());

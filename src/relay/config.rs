@@ -223,12 +223,12 @@ fn secret_config(get: &impl Fn(&str) -> Option<String>) -> Result<SecretConfig, 
         .transpose()?
         .unwrap_or(DEFAULT_REFRESH_INTERVAL);
     match (get("WEBHOOK_SECRET"), get("WEBHOOK_SECRET_ID")) {
-        (Some(current), None) => Ok(SecretConfig::Literal(SecretSet {
-            current: parse_secret("WEBHOOK_SECRET", &current)?,
-            previous: get("WEBHOOK_SECRET_PREVIOUS")
+        (Some(current), None) => Ok(SecretConfig::Literal(SecretSet::single(
+            parse_secret("WEBHOOK_SECRET", &current)?,
+            get("WEBHOOK_SECRET_PREVIOUS")
                 .map(|value| parse_secret("WEBHOOK_SECRET_PREVIOUS", &value))
                 .transpose()?,
-        })),
+        ))),
         (None, Some(secret_id)) => {
             if get("WEBHOOK_SECRET_PREVIOUS").is_some() {
                 return Err(ConfigError::new(
@@ -357,8 +357,12 @@ mod tests {
         let SecretConfig::Literal(secrets) = &config.secrets else {
             panic!("literal secrets expected");
         };
-        assert_eq!(secrets.current.bytes(), b"0123456789abcdef0123456789abcdef");
-        assert_eq!(secrets.previous, None);
+        let [webhook] = secrets.webhooks() else {
+            panic!("one webhook expected");
+        };
+        assert_eq!(webhook.id, None);
+        assert_eq!(webhook.current.bytes(), b"0123456789abcdef0123456789abcdef");
+        assert_eq!(webhook.previous, None);
         assert_eq!(config.paths.thumbnail_prefix, "thumbnails/");
         assert!(config.paths.thumbnail_latest);
         assert!(config.paths.thumbnail_events);
@@ -400,7 +404,10 @@ mod tests {
             panic!("literal secrets expected");
         };
         assert_eq!(
-            secrets.previous.as_ref().map(WebhookSecret::bytes),
+            secrets.webhooks()[0]
+                .previous
+                .as_ref()
+                .map(WebhookSecret::bytes),
             Some(&[0u8, 0, 0][..])
         );
         assert_eq!(config.paths.thumbnail_prefix, "img/thumbs/");

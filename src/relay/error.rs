@@ -8,7 +8,7 @@ use millicast_webhooks::SignatureError;
 
 /// Why a request was not accepted. Client errors carry the `{"error":"<code>"}` codes of DESIGN.md;
 /// server errors never reveal their cause to the caller (it is logged instead).
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum RelayError {
     #[error("method not allowed")]
     MethodNotAllowed,

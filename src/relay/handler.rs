@@ -32,7 +32,7 @@ use crate::relay::metrics::{LogSink, Summary, emf_line, stdout_sink};
 use crate::relay::quarantine::{
     Admission, DeliveryHeaders, QuarantineGate, QuarantineReason, Quarantined, keep,
 };
-use crate::relay::secrets::SecretStore;
+use crate::relay::secrets::{SecretStore, WebhookId};
 
 /// Which path a verified body takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,6 +179,16 @@ fn signature_of(headers: &HeaderMap) -> Result<(&HeaderValue, Signature), RelayE
     Ok((header, Signature::parse(header.as_bytes())?))
 }
 
+/// The webhook a request's path names: `/w/{id}` (a webhook registered at its own path, so
+/// that only its secrets are tried). Any other path names none.
+pub fn webhook_named_by_path(path: &str) -> Option<WebhookId> {
+    let id = path.trim_end_matches('/').strip_prefix("/w/")?;
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    id.parse().ok()
+}
+
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
@@ -298,13 +308,17 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
         let headers = DeliveryHeaders {
             // A parsed signature is `sha1=` + hex: valid text.
             signature: signature_header.to_str().unwrap_or_default().trim(),
+            webhook_id: webhook_named_by_path(parts.uri.path()),
             content_type: header_str(&parts.headers, header::CONTENT_TYPE.as_str()),
             thumbnail: ThumbnailHeaders::from_lookup(|name| header_str(&parts.headers, name)),
         };
-        let verification = self.secrets.verify(&body, &signature).await;
+        let verification = self
+            .secrets
+            .verify_for(&body, &signature, headers.webhook_id)
+            .await;
         summary.secret_refreshed = verification.refreshed;
-        match verification.result {
-            Ok(secret) => summary.secret = Some(secret),
+        let matched = match verification.result {
+            Ok(matched) => matched,
             Err(error) => {
                 // Signed with a secret we do not know (yet), or no secret is readable: keep it
                 // for `relayctl quarantine replay`, never forward it.
@@ -318,14 +332,16 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
                 summary.sha256 = Some(sha256);
                 return Err(error);
             }
-        }
+        };
+        summary.secret = Some(matched.secret);
+        summary.webhook_id = matched.webhook_id;
 
         // 4–6.
         let webhook = VerifiedWebhook {
             body,
             headers,
             received_ms,
-            webhook_id: None,
+            webhook_id: matched.webhook_id,
         };
         accept_verified(&self.delivery, webhook, summary, request_id).await
     }

@@ -65,6 +65,8 @@ pub fn quarantine_key(received_ms: i64, sha256_hex: &str) -> String {
 pub struct DeliveryHeaders<'a> {
     /// The `X-Millicast-Signature` value (well-formed, or nothing is kept).
     pub signature: &'a str,
+    /// The webhook the request's path names (`/w/{id}`; claimed, not verified).
+    pub webhook_id: Option<i64>,
     pub content_type: Option<&'a str>,
     pub thumbnail: ThumbnailHeaders<'a>,
 }
@@ -92,6 +94,7 @@ pub fn quarantine_object(
         ("reason", reason.as_str().to_owned()),
         ("received", received_ms.to_string()),
     ])
+    .chain(headers.webhook_id.map(|id| ("webhook-id", id.to_string())))
     .collect();
     ObjectPut {
         key: quarantine_key(received_ms, sha256_hex),
@@ -115,6 +118,8 @@ pub struct KeptDelivery {
     pub reason: Option<QuarantineReason>,
     /// Epoch ms the relay received it (from the metadata, else from the key).
     pub received_ms: Option<i64>,
+    /// The webhook its request's path named (claimed, not verified).
+    pub webhook_id: Option<i64>,
 }
 
 impl KeptDelivery {
@@ -135,6 +140,7 @@ impl KeptDelivery {
                 .get("received")
                 .and_then(|ms| ms.parse().ok())
                 .or_else(|| received_ms_from_key(key)),
+            webhook_id: metadata.get("webhook-id").and_then(|id| id.parse().ok()),
         }
     }
 
@@ -142,6 +148,7 @@ impl KeptDelivery {
     pub fn headers(&self) -> DeliveryHeaders<'_> {
         DeliveryHeaders {
             signature: self.signature.as_deref().unwrap_or_default(),
+            webhook_id: self.webhook_id,
             content_type: self.content_type.as_deref(),
             thumbnail: ThumbnailHeaders {
                 stream_id: self.stream_id.as_deref(),
@@ -295,6 +302,7 @@ mod tests {
             b"body",
             &DeliveryHeaders {
                 signature: "sha1=00",
+                webhook_id: None,
                 ..Default::default()
             },
             QuarantineReason::InvalidSignature,
@@ -313,6 +321,7 @@ mod tests {
     fn metadata_keeps_the_headers_present_and_why() {
         let headers = DeliveryHeaders {
             signature: "sha1=dfde8e23a8c06e6c522a67d50fe7412283f653f9",
+            webhook_id: None,
             content_type: Some("image/jpeg"),
             thumbnail: ThumbnailHeaders {
                 stream_id: Some("ABC123/myStream"),
@@ -364,6 +373,7 @@ mod tests {
         ] {
             let headers = DeliveryHeaders {
                 signature: "sha1=00",
+                webhook_id: None,
                 content_type: Some(hostile),
                 thumbnail: ThumbnailHeaders {
                     stream_id: Some(hostile),
@@ -388,6 +398,7 @@ mod tests {
         // Path-like but printable values are kept as metadata (never as key parts).
         let headers = DeliveryHeaders {
             signature: "sha1=00",
+            webhook_id: None,
             thumbnail: ThumbnailHeaders {
                 stream_id: Some("../../x"),
                 ..Default::default()

@@ -8,6 +8,8 @@ pub mod emulator;
 pub mod faults;
 pub mod iam;
 pub mod platform;
+#[cfg(feature = "cli")]
+pub mod rig;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -32,9 +34,9 @@ use millicast_webhook_relay::operator::replay::{ReplayOptions, Replayed, replay_
 use millicast_webhook_relay::relay::config::SecretConfig;
 use millicast_webhook_relay::relay::delivery::Delivery;
 use millicast_webhook_relay::relay::secrets::SecretStore;
+use millicast_webhook_relay::relay::secrets::WebhookVerifier;
 use millicast_webhook_relay::{Config, Relay, events};
 use millicast_webhooks::samples;
-use millicast_webhooks::signature::SignatureVerifier;
 
 /// MILLICAST.md's documented test secret.
 pub const SECRET: &str = samples::TEST_SECRET;
@@ -482,7 +484,7 @@ impl Fixture {
     pub async fn replay(
         &self,
         config: &Config,
-        verifiers: &[SignatureVerifier],
+        verifiers: &[WebhookVerifier],
         options: ReplayOptions,
     ) -> (usize, Vec<(String, String)>) {
         let delivery = self.delivery(config);
@@ -533,6 +535,16 @@ impl Fixture {
             .into_iter()
             .filter(|o| o.key.starts_with(prefix))
             .collect()
+    }
+
+    pub async fn delete(&self, key: &str) {
+        self.s3
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
     }
 
     pub async fn objects(&self) -> Vec<StoredObject> {

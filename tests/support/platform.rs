@@ -95,6 +95,22 @@ impl LocalPlatform {
             .clone()
     }
 
+    /// The same, over these streams, with this share of thumbnails.
+    pub async fn start_traffic_on(
+        &self,
+        count: u64,
+        rate: f64,
+        streams: &[&str],
+        thumbnail_share: f64,
+    ) -> Value {
+        self.post(
+            "/_local/traffic",
+            json!({"count": count, "rate": rate, "streams": streams, "thumbnailShare": thumbnail_share}),
+        )
+        .await["id"]
+            .clone()
+    }
+
     pub async fn traffic(&self, id: &Value) -> Value {
         let id = id
             .as_str()

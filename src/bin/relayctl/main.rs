@@ -125,6 +125,13 @@ enum Command {
         /// Only streams whose name matches this regular expression.
         #[arg(long)]
         filter: Option<String>,
+        /// Create another webhook beside those already pointing at the relay (at its own
+        /// path, function URL + `w/{id}`), e.g. thumbnails only with a filter.
+        #[arg(long, conflicts_with = "webhook_id")]
+        add: bool,
+        /// The webhook to adopt when several point at the relay.
+        #[arg(long)]
+        webhook_id: Option<i64>,
         /// Seconds to wait for the test delivery.
         #[arg(long, default_value_t = 30)]
         timeout: u64,
@@ -134,12 +141,26 @@ enum Command {
     Rotate {
         #[command(flatten)]
         relay: RelayArgs,
-        /// The webhook to renew (default: the one pointing at the function URL).
+        /// The webhook to renew (default: the only one pointing at the function URL).
         #[arg(long)]
         webhook_id: Option<i64>,
         /// Seconds to wait for the test delivery.
         #[arg(long, default_value_t = 30)]
         timeout: u64,
+    },
+    /// Disconnect webhooks from the relay: delete each on the platform (so it stops posting
+    /// here) and remove its secret from the relay's. Default: every webhook pointing at the
+    /// function URL. Needs MILLICAST_API_SECRET.
+    Unregister {
+        #[command(flatten)]
+        relay: RelayArgs,
+        /// Only this webhook.
+        #[arg(long)]
+        webhook_id: Option<i64>,
+        /// Keep the webhook on the platform; only remove its secret from the relay (it keeps
+        /// posting here, and its deliveries are kept in quarantine, until you point it elsewhere).
+        #[arg(long)]
+        keep_webhook: bool,
     },
     /// The relay's health at a glance: the stack, the webhook on the platform, the queues,
     /// what waits in the bucket, alarms and the last hour's metrics. Exit code 1 when a check is
@@ -151,7 +172,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The account's webhooks (`*` marks those pointing at this relay's function URL).
+    /// The account's webhooks (`*` marks those pointing at this relay's function URL, with
+    /// whether the relay holds their secret).
     Webhooks {
         #[command(flatten)]
         stack: StackArgs,
@@ -240,14 +262,17 @@ impl SecretChoice {
 
 #[derive(Subcommand)]
 enum SecretCommand {
-    /// Store the secret read from standard input (never echoed) as the current one, keeping
-    /// the one it replaces as `previous`.
+    /// Store the secret read from standard input (never echoed) as a webhook's current one,
+    /// keeping the one it replaces as `previous`.
     Set {
         #[command(flatten)]
         stack: StackArgs,
         /// Secrets Manager secret (name or ARN): the stack's WebhookSecretArn output.
         #[arg(long, env = "WEBHOOK_SECRET_ID")]
         secret_id: Option<String>,
+        /// The webhook whose secret this is (required once the relay holds several).
+        #[arg(long)]
+        webhook_id: Option<i64>,
         /// Keep no `previous` secret (after a leak, once the renewal is complete).
         #[arg(long)]
         drop_previous: bool,
@@ -328,19 +353,34 @@ fn main() -> ExitCode {
         Command::Secret(SecretCommand::Set {
             stack,
             secret_id,
+            webhook_id,
             drop_previous,
-        }) => block_on(secret::run_set(&stack, secret_id.as_ref(), drop_previous)),
+        }) => block_on(secret::run_set(
+            &stack,
+            secret_id.as_ref(),
+            webhook_id,
+            drop_previous,
+        )),
         Command::Register {
             relay,
             hooks,
             filter,
+            add,
+            webhook_id,
             timeout,
         } => block_on(platform::run_register(
             &relay,
             hooks.as_deref(),
             filter,
+            add,
+            webhook_id,
             timeout,
         )),
+        Command::Unregister {
+            relay,
+            webhook_id,
+            keep_webhook,
+        } => block_on(platform::run_unregister(&relay, webhook_id, keep_webhook)),
         Command::Rotate {
             relay,
             webhook_id,

@@ -2,11 +2,15 @@
 
 use std::time::Duration;
 
-use millicast_webhook_relay::aws::secretsmanager::SecretStored;
-use millicast_webhook_relay::operator::lifecycle::{RegisterOptions, RoundTrip, register, rotate};
-use millicast_webhook_relay::operator::platform::{
-    HookSet, HookType, PlatformClient, WebhookUpdate, same_url,
+use millicast_webhook_relay::aws::secretsmanager::{SecretStored, read_secrets};
+use millicast_webhook_relay::operator::lifecycle::{
+    RegisterOptions, RoundTrip, describe_webhooks, points_at, register, rotate, unregister,
 };
+use millicast_webhook_relay::operator::platform::{
+    HookSet, HookType, PlatformClient, Webhook, WebhookUpdate,
+};
+use millicast_webhook_relay::relay::secrets::SecretSet;
+use millicast_webhooks::SecretUsed;
 
 use crate::aws_clients::clients;
 use crate::target::{RelayArgs, StackArgs, pick};
@@ -35,6 +39,8 @@ pub async fn run_register(
     relay: &RelayArgs,
     hooks: Option<&[String]>,
     filter: Option<String>,
+    add: bool,
+    webhook_id: Option<i64>,
     timeout: u64,
 ) -> Result<(), String> {
     let hooks = hooks
@@ -52,6 +58,8 @@ pub async fn run_register(
     let options = RegisterOptions {
         hooks,
         filter,
+        add,
+        webhook_id,
         probe_timeout: Duration::from_secs(timeout),
     };
     let mut say = progress;
@@ -74,7 +82,53 @@ pub async fn run_register(
         registered.recovered,
         round_trip.as_deref().unwrap_or("round trip not proven")
     );
+    if !registered.others.is_empty() {
+        out!(
+            "also pointing at the relay: {}",
+            describe_webhooks(&registered.others)
+        );
+    }
     round_trip.map(|_| ())
+}
+
+pub async fn run_unregister(
+    relay: &RelayArgs,
+    webhook_id: Option<i64>,
+    keep_webhook: bool,
+) -> Result<(), String> {
+    let platform = platform()?;
+    let target = relay.resolve().await?;
+    let clients = clients().await?;
+    let mut say = progress;
+    let done = unregister(
+        &platform,
+        &clients,
+        &target,
+        webhook_id,
+        keep_webhook,
+        &mut say,
+    )
+    .await?;
+    for webhook in &done {
+        out!(
+            "webhook {}: {}; {}",
+            webhook.webhook_id,
+            if webhook.deleted {
+                "deleted on the platform"
+            } else {
+                "kept on the platform"
+            },
+            if webhook.secret_removed {
+                "its secret removed from the relay"
+            } else {
+                "the relay held no secret for it"
+            }
+        );
+    }
+    if done.is_empty() {
+        out!("nothing to unregister");
+    }
+    Ok(())
 }
 
 pub async fn run_rotate(
@@ -180,26 +234,42 @@ pub async fn run_webhooks(
             "--function-url",
         )?),
     };
+    // Whether the relay holds each webhook's secret, when the stack names its secret.
+    let stored: Option<SecretSet> = match outputs.as_ref().and_then(|o| o.get("WebhookSecretArn")) {
+        Some(secret_id) => {
+            let clients = clients().await?;
+            read_secrets(&clients.secrets, secret_id).await.ok()
+        }
+        None => None,
+    };
     let webhooks = platform.all_webhooks().await.map_err(|e| e.to_string())?;
     out!(
-        "  {:>6}  {:<56}  {:<58}  {:<16}  DISABLED",
+        "  {:>6}  {:<56}  {:<58}  {:<16}  {:<24}  RELAY HOLDS",
         "ID",
         "URL",
         "HOOKS",
-        "FILTER"
+        "FILTER",
+        "DISABLED"
     );
+    let mut pointing = Vec::new();
     for webhook in &webhooks {
-        let mark = match &ours {
-            Some(url) if same_url(url, &webhook.url) => '*',
-            _ => ' ',
-        };
+        let ours = ours.as_ref().is_some_and(|url| points_at(webhook, url));
+        if ours {
+            pointing.push(webhook.clone());
+        }
         let disabled = webhook
             .disabled
             .as_ref()
             .map(|d| format!("until {}: {}", d.until, d.reason))
             .unwrap_or_else(|| "-".into());
+        let holds = match (&stored, ours) {
+            (_, false) => "-".to_owned(),
+            (None, true) => "? (no WebhookSecretArn to read)".to_owned(),
+            (Some(stored), true) => relay_holds(stored, webhook).to_owned(),
+        };
         out!(
-            "{mark} {:>6}  {:<56}  {:<58}  {:<16}  {disabled}",
+            "{} {:>6}  {:<56}  {:<58}  {:<16}  {disabled:<24}  {holds}",
+            if ours { '*' } else { ' ' },
             webhook.id,
             webhook.url,
             webhook.hooks().to_string(),
@@ -209,6 +279,26 @@ pub async fn run_webhooks(
             out!("          secret {}", webhook.secret.expose());
         }
     }
-    eprintln!("{} webhook(s)", webhooks.len());
+    eprintln!(
+        "{} webhook(s){}",
+        webhooks.len(),
+        match pointing.len() {
+            0 => String::new(),
+            _ => format!("; pointing at the relay: {}", describe_webhooks(&pointing)),
+        }
+    );
     Ok(())
+}
+
+/// Whether the relay can verify `webhook`'s deliveries: it holds the secret the platform signs
+/// with now (under the webhook's id, or without id), only as previous, or not at all.
+fn relay_holds(stored: &SecretSet, webhook: &Webhook) -> &'static str {
+    let Ok(secret) = webhook.secret.decode() else {
+        return "? (the platform's secret is not base64)";
+    };
+    match stored.holder_of(&secret) {
+        Some((_, SecretUsed::Current)) => "its secret",
+        Some((_, SecretUsed::Previous)) => "its secret, as previous only",
+        None => "no: its deliveries are quarantined (relayctl secret set --webhook-id)",
+    }
 }

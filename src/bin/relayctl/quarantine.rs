@@ -12,7 +12,7 @@ use millicast_webhook_relay::relay::clock::rfc3339_ms;
 use millicast_webhook_relay::relay::delivery::Delivery;
 use millicast_webhook_relay::relay::handler::{Route, route};
 use millicast_webhook_relay::relay::quarantine::{KeptDelivery, QUARANTINE_PREFIX};
-use millicast_webhook_relay::relay::secrets::{SecretSet, WebhookSecret};
+use millicast_webhook_relay::relay::secrets::{WebhookSecret, WebhookVerifier};
 use millicast_webhooks::Envelope;
 use millicast_webhooks::signature::SignatureVerifier;
 
@@ -90,7 +90,8 @@ pub async fn run_list(
 
 /// Where replay takes the secrets to verify with.
 pub enum ReplaySecrets {
-    /// `--secret-id` (or the stack's WebhookSecretArn): the stored current and previous secrets.
+    /// `--secret-id` (or the stack's WebhookSecretArn): every webhook's stored current and
+    /// previous secrets.
     SecretId(Option<String>),
     /// `--secret S …`: these, each as a current secret.
     Given(Vec<String>),
@@ -100,7 +101,7 @@ async fn verifiers(
     clients: &Clients,
     secrets: &ReplaySecrets,
     outputs: Option<&StackOutputs>,
-) -> Result<Vec<SignatureVerifier>, String> {
+) -> Result<Vec<WebhookVerifier>, String> {
     match secrets {
         ReplaySecrets::SecretId(id) => {
             let id = pick(
@@ -112,18 +113,15 @@ async fn verifiers(
             let set = read_secrets(&clients.secrets, &id)
                 .await
                 .map_err(|e| one_line("cannot read the webhook secret", &e.to_string()))?;
-            Ok(vec![set.verifier()])
+            Ok(set.verifiers())
         }
         ReplaySecrets::Given(values) => values
             .iter()
             .map(|value| {
                 WebhookSecret::from_base64(value)
-                    .map(|current| {
-                        SecretSet {
-                            current,
-                            previous: None,
-                        }
-                        .verifier()
+                    .map(|current| WebhookVerifier {
+                        id: None,
+                        verifier: SignatureVerifier::new(current.bytes(), None),
                     })
                     .map_err(|problem| format!("--secret {problem}"))
             })

@@ -1,6 +1,8 @@
 //! `secret set`: the webhook secret copied from the dashboard, into Secrets Manager.
 
-use millicast_webhook_relay::aws::secretsmanager::{Previous, SecretStored, store_new_secret};
+use millicast_webhook_relay::aws::secretsmanager::{
+    NewSecret, Previous, SecretStored, store_new_secret,
+};
 use millicast_webhook_relay::relay::secrets::WebhookSecret;
 
 use crate::aws_clients::{clients, one_line};
@@ -24,6 +26,7 @@ fn read_secret() -> Result<String, String> {
 pub async fn run_set(
     stack: &StackArgs,
     secret_id: Option<&String>,
+    webhook_id: Option<i64>,
     drop_previous: bool,
 ) -> Result<(), String> {
     let outputs = stack.outputs().await?;
@@ -45,7 +48,15 @@ pub async fn run_set(
     } else {
         Previous::Keep
     };
-    match store_new_secret(&clients.secrets, secret_id, secret, previous)
+    let (whose, this) = match webhook_id {
+        Some(id) => (format!("webhook {id}'s "), format!("webhook {id}'s")),
+        None => ("a ".to_owned(), "this".to_owned()),
+    };
+    let about = NewSecret {
+        webhook_id,
+        ..NewSecret::default()
+    };
+    match store_new_secret(&clients.secrets, secret_id, secret, about, previous)
         .await
         .map_err(|e| one_line("cannot store the secret", &e))?
     {
@@ -54,7 +65,7 @@ pub async fn run_set(
             previous,
         } => {
             out!(
-                "stored a new secret in {secret_id} (version {version_id}){}",
+                "stored {whose}new secret in {secret_id} (version {version_id}){}",
                 if previous {
                     "; the replaced one is kept as previous"
                 } else {
@@ -62,7 +73,9 @@ pub async fn run_set(
                 }
             );
         }
-        SecretStored::Unchanged => out!("unchanged: {secret_id} already holds this secret"),
+        SecretStored::Unchanged => {
+            out!("unchanged: {secret_id} already holds {this} secret")
+        }
     }
     Ok(())
 }

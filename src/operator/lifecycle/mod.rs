@@ -1,8 +1,9 @@
 //! The webhook's life across the platform, Secrets Manager and the relay (`relayctl register`
 //! and `relayctl rotate`), and the proof that a delivery makes the whole trip.
 //!
-//! - **register** adopts the webhook that already points at the function URL (or creates one),
-//!   stores its secret with `secret set` semantics, replays what the relay kept meanwhile, and
+//! - **register** adopts the webhook that already points at the function URL (or creates one;
+//!   with `add`, creates another beside those there, at its own path `w/{id}`), stores its
+//!   secret under its id with `secret set` semantics, replays what the relay kept meanwhile, and
 //!   proves the round trip. Running it again changes nothing on the platform or in the secret.
 //! - **rotate** renews the secret on the platform, stores the new one at once (the old one as
 //!   `previous`), waits out the relay's refresh interval, replays the quarantine window twice
@@ -16,6 +17,7 @@
 mod proof;
 mod register;
 mod rotate;
+mod unregister;
 
 use std::time::Duration;
 
@@ -23,13 +25,16 @@ use crate::aws::s3::S3ObjectStore;
 use crate::aws::sdk::Clients;
 use crate::aws::secretsmanager::read_secrets;
 use crate::aws::sqs::SqsEventQueue;
+use crate::operator::platform::{PlatformClient, Webhook, same_url};
 use crate::operator::replay::{ReplayOptions, Replayed, replay_quarantine};
 use crate::relay::config::PathSettings;
 use crate::relay::delivery::Delivery;
+use crate::relay::secrets::WebhookSecret;
 
 pub use proof::{PROBE_STREAM_PREFIX, RoundTrip, prove_round_trip};
 pub use register::{RegisterOptions, Registered, register};
 pub use rotate::{RotateFailure, Rotated, rotate};
+pub use unregister::{Unregistered, unregister};
 
 /// Where the relay is and how it is configured.
 #[derive(Debug, Clone)]
@@ -46,6 +51,82 @@ pub struct RelayTarget {
 
 /// Progress lines for the operator.
 pub type Say<'a> = &'a mut (dyn FnMut(&str) + Send);
+
+/// The URL of a webhook at its own path: the relay verifies deliveries that arrive there
+/// against that webhook's secrets only (one HMAC however many webhooks share the relay).
+pub fn webhook_url(function_url: &str, id: i64) -> String {
+    format!("{}/w/{id}", function_url.trim_end_matches('/'))
+}
+
+/// Whether `webhook` points at the relay: at the function URL itself, or at its own path.
+pub fn points_at(webhook: &Webhook, function_url: &str) -> bool {
+    same_url(&webhook.url, function_url)
+        || same_url(&webhook.url, &webhook_url(function_url, webhook.id))
+}
+
+/// Every webhook of the account that points at the relay, by id.
+pub async fn webhooks_at(
+    platform: &PlatformClient,
+    function_url: &str,
+) -> Result<Vec<Webhook>, String> {
+    let mut webhooks: Vec<Webhook> = platform
+        .all_webhooks()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|webhook| points_at(webhook, function_url))
+        .collect();
+    webhooks.sort_by_key(|webhook| webhook.id);
+    Ok(webhooks)
+}
+
+/// Each webhook's id with the secret the platform signs its deliveries with now.
+pub fn platform_secrets(webhooks: &[Webhook]) -> Vec<(i64, WebhookSecret)> {
+    webhooks
+        .iter()
+        .filter_map(|webhook| Some((webhook.id, webhook.secret.decode().ok()?)))
+        .collect()
+}
+
+/// `webhook 12 (hooks feeds,…); webhook 15 (hooks thumbnails, filter ^cam-)`.
+pub fn describe_webhooks(webhooks: &[Webhook]) -> String {
+    webhooks
+        .iter()
+        .map(|webhook| {
+            let filter = webhook
+                .filter
+                .as_deref()
+                .map(|f| format!(", filter {f}"))
+                .unwrap_or_default();
+            format!("webhook {} (hooks {}{filter})", webhook.id, webhook.hooks())
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The webhook a command is about: `id` if given (it must point at the relay), else the only
+/// one pointing at the relay. `Ok(None)`: none points at it.
+pub async fn pick_webhook(
+    platform: &PlatformClient,
+    function_url: &str,
+    id: Option<i64>,
+) -> Result<Option<Webhook>, String> {
+    let pointing = webhooks_at(platform, function_url).await?;
+    match id {
+        Some(id) => pointing
+            .into_iter()
+            .find(|webhook| webhook.id == id)
+            .map(Some)
+            .ok_or_else(|| format!("webhook {id} does not point at {function_url}")),
+        None => match pointing.len() {
+            0 | 1 => Ok(pointing.into_iter().next()),
+            _ => Err(format!(
+                "several webhooks point at {function_url}: {}; name one with --webhook-id",
+                describe_webhooks(&pointing)
+            )),
+        },
+    }
+}
 
 pub(super) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -72,7 +153,7 @@ pub(super) async fn replay_window(
     replay_quarantine(
         &clients.s3,
         &target.bucket,
-        &[secrets.verifier()],
+        &secrets.verifiers(),
         &delivery,
         ReplayOptions {
             since_ms,

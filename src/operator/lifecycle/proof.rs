@@ -10,10 +10,9 @@ use aws_sdk_s3::error::DisplayErrorContext;
 
 use crate::aws::sdk::Clients;
 use crate::aws::secretsmanager::read_secrets;
-use crate::operator::platform::{HookType, PlatformClient, TestDelivery, Webhook, same_url};
+use crate::operator::platform::{HookType, PlatformClient, TestDelivery, Webhook};
 use crate::operator::replay::{list_quarantine, read_delivery};
 use crate::relay::clock::now_ms;
-use crate::relay::secrets::SecretSet;
 use millicast_webhooks::samples;
 use millicast_webhooks::signature::{Signature, sign};
 
@@ -94,11 +93,8 @@ pub(super) async fn find_quarantined(
     stream: &str,
     since_ms: i64,
 ) -> Option<String> {
-    let verifier = SecretSet {
-        current: webhook.secret.decode().ok()?,
-        previous: None,
-    }
-    .verifier();
+    let secret = webhook.secret.decode().ok()?;
+    let verifier = millicast_webhooks::SignatureVerifier::new(secret.bytes(), None);
     let listed = list_quarantine(&clients.s3, bucket, Some(since_ms))
         .await
         .ok()?;
@@ -197,7 +193,8 @@ pub async fn prove_round_trip(
     )
 }
 
-/// The platform's secret for the webhook equals the one stored for the relay (None: unknown).
+/// The relay holds the platform's current secret for the webhook as a current secret
+/// (None: unknown).
 pub(super) async fn secrets_agree(
     clients: &Clients,
     target: &RelayTarget,
@@ -207,7 +204,11 @@ pub(super) async fn secrets_agree(
         .await
         .ok()?;
     let platform = webhook.secret.decode().ok()?;
-    Some(stored.current == platform)
+    Some(
+        stored
+            .holder_of(&platform)
+            .is_some_and(|(_, used)| used == millicast_webhooks::SecretUsed::Current),
+    )
 }
 
 pub(super) async fn diagnose_quarantined(
@@ -264,7 +265,7 @@ pub(super) async fn diagnose_missing(
             current.id, disabled.until, disabled.reason, current.id
         );
     }
-    if !same_url(&current.url, &target.function_url) {
+    if !points_at(&current, &target.function_url) {
         return format!(
             "{waited}: webhook {} points at {}, not at the relay's {}",
             current.id, current.url, target.function_url
@@ -277,7 +278,15 @@ pub(super) async fn diagnose_missing(
     }
     // Nothing reached the relay: does it answer a delivery relayctl makes itself?
     let secret = match read_secrets(&clients.secrets, &target.secret_id).await {
-        Ok(secrets) => secrets.current,
+        // The webhook's own secret when the relay holds it, else any it holds: the question
+        // is whether the relay answers at all.
+        Ok(secrets) => match secrets
+            .get(current.id)
+            .or_else(|| secrets.webhooks().first())
+        {
+            Some(held) => held.current.clone(),
+            None => return format!("{waited}, and the relay holds no webhook secret at all"),
+        },
         Err(error) => return format!("{waited}, and the relay's secret cannot be read: {error}"),
     };
     let direct_stream = format!("{stream}-direct");

@@ -4,7 +4,7 @@ use super::*;
 use std::time::Duration;
 
 use crate::aws::sdk::Clients;
-use crate::aws::secretsmanager::{Previous, SecretStored, store_new_secret};
+use crate::aws::secretsmanager::{NewSecret, Previous, SecretStored, store_new_secret};
 use crate::operator::platform::{HookSet, NewWebhook, PlatformClient, Webhook, WebhookUpdate};
 
 /// What `register` asks of the webhook.
@@ -14,6 +14,10 @@ pub struct RegisterOptions {
     pub hooks: Option<HookSet>,
     /// A regex on stream names (`None`: none for a new webhook, unchanged for an adopted one).
     pub filter: Option<String>,
+    /// Create another webhook beside those already pointing at the relay (at its own path).
+    pub add: bool,
+    /// The webhook to adopt when several point at the relay.
+    pub webhook_id: Option<i64>,
     pub probe_timeout: Duration,
 }
 
@@ -21,6 +25,8 @@ pub struct RegisterOptions {
 #[derive(Debug, Clone)]
 pub struct Registered {
     pub webhook: Webhook,
+    /// Every other webhook pointing at the relay.
+    pub others: Vec<Webhook>,
     pub created: bool,
     pub updated: bool,
     pub secret: SecretStored,
@@ -37,10 +43,39 @@ pub async fn register(
     options: &RegisterOptions,
     say: Say<'_>,
 ) -> Result<Registered, String> {
-    let existing = platform
-        .find_by_url(&target.function_url)
-        .await
-        .map_err(|e| e.to_string())?;
+    let pointing = webhooks_at(platform, &target.function_url).await?;
+    if !pointing.is_empty() {
+        say(&format!(
+            "pointing at {}: {}",
+            target.function_url,
+            describe_webhooks(&pointing)
+        ));
+    }
+    let existing = if options.add {
+        None
+    } else {
+        match (options.webhook_id, pointing.as_slice()) {
+            (Some(id), _) => Some(
+                pointing
+                    .iter()
+                    .find(|webhook| webhook.id == id)
+                    .cloned()
+                    .ok_or_else(|| {
+                        format!("webhook {id} does not point at {}", target.function_url)
+                    })?,
+            ),
+            (None, []) => None,
+            (None, [only]) => Some(only.clone()),
+            (None, several) => {
+                return Err(format!(
+                    "several webhooks point at {}: {}; name the one to adopt with --webhook-id, \
+                     or create another with --add",
+                    target.function_url,
+                    describe_webhooks(several)
+                ));
+            }
+        }
+    };
     let (mut webhook, created) = match existing {
         Some(webhook) => {
             say(&format!(
@@ -55,10 +90,25 @@ pub async fn register(
                 hooks: options.hooks.unwrap_or(HookSet::all()),
                 filter: options.filter.clone(),
             };
-            let webhook = platform
+            let mut webhook = platform
                 .create_webhook(&new)
                 .await
                 .map_err(|e| e.to_string())?;
+            // Beside other webhooks, at its own path: the relay then verifies its deliveries
+            // against its secrets only. (Its id is known only now.)
+            if !pointing.is_empty() {
+                let url = webhook_url(&target.function_url, webhook.id);
+                webhook = platform
+                    .update_webhook(
+                        webhook.id,
+                        &WebhookUpdate {
+                            url: Some(url),
+                            ..WebhookUpdate::default()
+                        },
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             say(&format!(
                 "created webhook {} for {} (hooks {})",
                 webhook.id,
@@ -96,8 +146,23 @@ pub async fn register(
         .secret
         .decode()
         .map_err(|problem| format!("the platform's secret for webhook {} {problem}", webhook.id))?;
-    let stored =
-        store_new_secret(&clients.secrets, &target.secret_id, secret, Previous::Keep).await?;
+    let mut at_relay = pointing.clone();
+    if !at_relay.iter().any(|w| w.id == webhook.id) {
+        at_relay.push(webhook.clone());
+    }
+    let known = platform_secrets(&at_relay);
+    let stored = store_new_secret(
+        &clients.secrets,
+        &target.secret_id,
+        secret,
+        NewSecret {
+            webhook_id: Some(webhook.id),
+            replaced: None,
+            pointing: &known,
+        },
+        Previous::Keep,
+    )
+    .await?;
     match &stored {
         SecretStored::Replaced { .. } => {
             say(&format!(
@@ -123,8 +188,13 @@ pub async fn register(
     say("proving the round trip with a test thumbnail");
     let round_trip =
         prove_round_trip(platform, clients, target, &webhook, options.probe_timeout).await;
+    let others = pointing
+        .into_iter()
+        .filter(|w| w.id != webhook.id)
+        .collect();
     Ok(Registered {
         webhook,
+        others,
         created,
         updated,
         secret: stored,

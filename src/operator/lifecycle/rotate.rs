@@ -4,7 +4,7 @@ use super::*;
 use std::time::Duration;
 
 use crate::aws::sdk::Clients;
-use crate::aws::secretsmanager::{Previous, read_secrets, store_new_secret};
+use crate::aws::secretsmanager::{NewSecret, Previous, read_secrets, store_new_secret};
 use crate::operator::platform::{PlatformClient, WebhookUpdate};
 use crate::relay::clock::{now_ms, rfc3339_ms};
 
@@ -43,38 +43,42 @@ pub async fn rotate(
         state: "nothing changed: the webhook still signs with its old secret".into(),
         resume: format!("relayctl rotate {resume_args}"),
     };
-    let webhook = match webhook_id {
-        Some(id) => platform
-            .get_webhook(id)
-            .await
-            .map_err(|e| untouched(e.to_string()))?,
-        None => platform
-            .find_by_url(&target.function_url)
-            .await
-            .map_err(|e| untouched(e.to_string()))?
-            .ok_or_else(|| RotateFailure {
-                error: format!("no webhook points at {}", target.function_url),
-                state: "nothing changed".into(),
-                resume: format!("relayctl register {resume_args}"),
-            })?,
-    };
+    let webhook = pick_webhook(platform, &target.function_url, webhook_id)
+        .await
+        .map_err(untouched)?
+        .ok_or_else(|| RotateFailure {
+            error: format!("no webhook points at {}", target.function_url),
+            state: "nothing changed".into(),
+            resume: format!("relayctl register {resume_args}"),
+        })?;
     // The relay must hold the secret the platform signs with now, or the rotation would start
     // from a broken state.
     let old = webhook
         .secret
         .decode()
         .map_err(|p| untouched(format!("the platform's secret {p}")))?;
+    let known = [(webhook.id, old.clone())];
     let stored = read_secrets(&clients.secrets, &target.secret_id)
         .await
         .map_err(|e| untouched(e.to_string()))?;
-    if stored.current != old {
+    if stored.holder_of(&old).is_none() {
         say(&format!(
             "{} did not hold webhook {}'s current secret: storing it first",
             target.secret_id, webhook.id
         ));
-        store_new_secret(&clients.secrets, &target.secret_id, old, Previous::Keep)
-            .await
-            .map_err(untouched)?;
+        store_new_secret(
+            &clients.secrets,
+            &target.secret_id,
+            old.clone(),
+            NewSecret {
+                webhook_id: Some(webhook.id),
+                replaced: None,
+                pointing: &known,
+            },
+            Previous::Keep,
+        )
+        .await
+        .map_err(untouched)?;
         tokio::time::sleep(target.refresh_interval + Duration::from_secs(1)).await;
     }
 
@@ -105,8 +109,18 @@ pub async fn rotate(
         ),
         resume: format!("relayctl register {resume_args}"),
     })?;
-    store_new_secret(&clients.secrets, &target.secret_id, new, Previous::Keep)
-        .await
+    store_new_secret(
+        &clients.secrets,
+        &target.secret_id,
+        new,
+        NewSecret {
+            webhook_id: Some(webhook.id),
+            replaced: Some(&old),
+            pointing: &known,
+        },
+        Previous::Keep,
+    )
+    .await
         .map_err(|error| RotateFailure {
             error,
             state: format!(

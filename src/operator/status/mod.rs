@@ -25,7 +25,7 @@ use crate::relay::quarantine::QUARANTINE_PREFIX;
 use bucket::waiting_check;
 use cloudwatch::{alarms_check, metrics_check};
 use queue::{dead_letter_check, queue_check};
-use webhook::webhook_check;
+use webhook::{RelayPlaces, webhook_check};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -125,7 +125,16 @@ pub async fn checks(
             Level::Yellow,
             "not checked: MILLICAST_API_SECRET is not set",
         ),
-        Some(platform) => webhook_check(platform, &function_url, stack).await,
+        Some(platform) => {
+            let secret_id = get("WebhookSecretArn");
+            let relay = RelayPlaces {
+                clients,
+                function_url: &function_url,
+                bucket: &bucket,
+                secret_id: &secret_id,
+            };
+            webhook_check(platform, &relay, stack).await
+        }
     });
     if !queue_url.is_empty() {
         checks.push(queue_check(clients, cloudwatch, &queue_url, stack).await);

@@ -82,6 +82,9 @@ pub fn emf_line(record: &RequestRecord<'_>, function_name: &str, timestamp_ms: i
     line.number("size", record.size);
     line.number("status", record.status);
     line.optional_string("type", record.kind);
+    if let Some(id) = record.webhook_id {
+        line.number("webhookId", id);
+    }
     line.finish()
 }
 
@@ -264,6 +267,9 @@ mod tests {
         if record.secret_refreshed {
             line.insert("secretRefreshed".into(), true.into());
         }
+        if let Some(id) = record.webhook_id {
+            line.insert("webhookId".into(), id.into());
+        }
         line.insert("size".into(), record.size.into());
         for (name, value) in counts {
             line.insert(name.into(), value.into());
@@ -303,6 +309,7 @@ mod tests {
                     size: [0, 1, 233, usize::MAX][variant],
                     secret: if variant > 1 { "previous" } else { "" },
                     secret_refreshed: variant == 3,
+                    webhook_id: [None, Some(7), Some(i64::MAX), Some(-1)][variant],
                     key: if full { "thumbnails/a/b/1-ab.jpg" } else { "" },
                     sha256: if variant == 2 { "ab" } else { "" },
                     quarantine_key: if variant == 3 { "quarantine/k" } else { "" },

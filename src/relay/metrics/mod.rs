@@ -49,6 +49,8 @@ pub struct Summary {
     pub event: Option<String>,
     pub size: usize,
     pub secret: Option<SecretUsed>,
+    /// The webhook whose secret verified the delivery, when the relay holds its id.
+    pub webhook_id: Option<i64>,
     /// The secret was re-read from Secrets Manager while handling this request.
     pub secret_refreshed: bool,
     /// Content hash of a body that could not be parsed (the body itself is never logged).
@@ -81,6 +83,7 @@ impl Summary {
                 None => "",
             },
             secret_refreshed: self.secret_refreshed,
+            webhook_id: self.webhook_id,
             key: self.key.as_deref().unwrap_or_default(),
             sha256: self.sha256.as_deref().unwrap_or_default(),
             quarantine_key: self.quarantine_key.as_deref().unwrap_or_default(),
@@ -103,6 +106,7 @@ pub struct RequestRecord<'a> {
     /// `current` / `previous` when the signature verified, empty otherwise.
     pub secret: &'a str,
     pub secret_refreshed: bool,
+    pub webhook_id: Option<i64>,
     pub key: &'a str,
     /// Hash of a body that could not be parsed (the body itself is never logged).
     pub sha256: &'a str,

@@ -18,8 +18,11 @@ mod value;
 use std::time::Duration;
 
 pub use millicast_webhooks::WebhookSecret;
-pub use store::{SecretStore, Verification};
-pub use value::{SecretSet, SecretValueError};
+pub use store::{Matched, SecretStore, Verification};
+pub use value::{
+    SecretSet, SecretSetError, SecretValueError, WebhookId, WebhookSecrets, WebhookVerifier,
+    describe_ids,
+};
 
 /// Least time between two re-reads of the secret (`SECRET_REFRESH_SECONDS`).
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(5);

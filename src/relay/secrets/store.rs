@@ -1,22 +1,82 @@
 //! The secrets in force on one instance, and when they are re-read.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use lambda_http::tracing::{error, info, warn};
-use millicast_webhooks::{SecretUsed, Signature, SignatureVerifier};
+use millicast_webhooks::{SecretUsed, Signature};
 
-use super::SecretSet;
+use super::{SecretSet, WebhookId, WebhookVerifier};
 use crate::ports::{IoError, SecretSource};
 use crate::relay::error::RelayError;
+
+/// Whose secret verified a delivery, and which of its two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Matched {
+    /// `None` for the secret the relay holds without a webhook id.
+    pub webhook_id: Option<WebhookId>,
+    pub secret: SecretUsed,
+}
 
 /// What verification found, and whether it re-read the secret to find it.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Verification {
     /// `InvalidSignature` (no known secret matches) or `SecretUnavailable` (none is known).
-    pub result: Result<SecretUsed, RelayError>,
+    pub result: Result<Matched, RelayError>,
     pub refreshed: bool,
+}
+
+/// The verifiers of every webhook held, and which one matched last: tried first next time, so
+/// the common case — one webhook, or most deliveries from one — costs one HMAC per secret tried.
+struct Verifiers {
+    webhooks: Vec<WebhookVerifier>,
+    last_match: AtomicUsize,
+}
+
+impl Verifiers {
+    fn new(secrets: &SecretSet) -> Self {
+        Self {
+            webhooks: secrets.verifiers(),
+            last_match: AtomicUsize::new(0),
+        }
+    }
+
+    /// Tries the webhook `named` by the request path only (or, when none is held under that
+    /// id, the secret held without id); otherwise every webhook, the last match first.
+    fn find(
+        &self,
+        body: &[u8],
+        signature: &Signature,
+        named: Option<WebhookId>,
+    ) -> Result<Matched, RelayError> {
+        let count = self.webhooks.len();
+        let first = self
+            .last_match
+            .load(Ordering::Relaxed)
+            .min(count.saturating_sub(1));
+        let named_held = named.is_some_and(|id| self.webhooks.iter().any(|w| w.id == Some(id)));
+        let order = (0..count).map(|n| (first + n) % count);
+        for index in order {
+            let webhook = &self.webhooks[index];
+            let candidate = match named {
+                Some(id) if named_held => webhook.id == Some(id),
+                Some(_) => webhook.id.is_none(),
+                None => true,
+            };
+            if !candidate {
+                continue;
+            }
+            if let Ok(secret) = webhook.verifier.verify(body, signature) {
+                self.last_match.store(index, Ordering::Relaxed);
+                return Ok(Matched {
+                    webhook_id: webhook.id,
+                    secret,
+                });
+            }
+        }
+        Err(RelayError::InvalidSignature)
+    }
 }
 
 struct Refresh {
@@ -30,7 +90,7 @@ struct Refresh {
 
 /// The secrets in force on this instance.
 pub struct SecretStore {
-    verifier: RwLock<Option<Arc<SignatureVerifier>>>,
+    verifiers: RwLock<Option<Arc<Verifiers>>>,
     refresh: Option<Refresh>,
 }
 
@@ -47,7 +107,7 @@ impl SecretStore {
     /// Secrets that never change (literal environment values).
     pub fn fixed(secrets: &SecretSet) -> Self {
         Self {
-            verifier: RwLock::new(Some(Arc::new(secrets.verifier()))),
+            verifiers: RwLock::new(Some(Arc::new(Verifiers::new(secrets)))),
             refresh: None,
         }
     }
@@ -56,7 +116,7 @@ impl SecretStore {
     /// per `interval`. A failed first read leaves the store unavailable, not the process dead.
     pub async fn load(source: Arc<dyn SecretSource>, interval: Duration) -> Self {
         let store = Self {
-            verifier: RwLock::new(None),
+            verifiers: RwLock::new(None),
             refresh: Some(Refresh {
                 source,
                 interval,
@@ -86,24 +146,40 @@ impl SecretStore {
             .map_or(0, |refresh| refresh.reads.load(Ordering::Relaxed))
     }
 
-    fn current(&self) -> Option<Arc<SignatureVerifier>> {
+    fn current(&self) -> Option<Arc<Verifiers>> {
         // A poisoned lock still holds a consistent `Option<Arc<…>>`.
-        match self.verifier.read() {
+        match self.verifiers.read() {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
-    fn check(&self, body: &[u8], signature: &Signature) -> Result<SecretUsed, RelayError> {
+    fn check(
+        &self,
+        body: &[u8],
+        signature: &Signature,
+        named: Option<WebhookId>,
+    ) -> Result<Matched, RelayError> {
         match self.current() {
-            Some(verifier) => verifier.verify(body, signature).map_err(RelayError::from),
+            Some(verifiers) => verifiers.find(body, signature, named),
             None => Err(RelayError::SecretUnavailable),
         }
     }
 
-    /// Verifies `signature` over `body`; on a miss, re-reads the secret if due and verifies again.
+    /// Verifies `signature` over `body` against every webhook held.
     pub async fn verify(&self, body: &[u8], signature: &Signature) -> Verification {
-        let first = self.check(body, signature);
+        self.verify_for(body, signature, None).await
+    }
+
+    /// Verifies `signature` over `body` — against the webhook `named` by the request's path
+    /// only, when one is — and on a miss re-reads the secret if due and verifies again.
+    pub async fn verify_for(
+        &self,
+        body: &[u8],
+        signature: &Signature,
+        named: Option<WebhookId>,
+    ) -> Verification {
+        let first = self.check(body, signature, named);
         if first.is_ok() || self.refresh.is_none() {
             return Verification {
                 result: first,
@@ -112,7 +188,7 @@ impl SecretStore {
         }
         let refreshed = self.reread_if_due().await;
         Verification {
-            result: self.check(body, signature),
+            result: self.check(body, signature, named),
             refreshed,
         }
     }
@@ -131,12 +207,12 @@ impl SecretStore {
         let read = refresh.source.fetch().await;
         match read.map(|text| SecretSet::parse_value(&text)) {
             Ok(Ok(secrets)) => {
-                let verifier = Some(Arc::new(secrets.verifier()));
-                match self.verifier.write() {
-                    Ok(mut guard) => *guard = verifier,
-                    Err(poisoned) => *poisoned.into_inner() = verifier,
+                let verifiers = Some(Arc::new(Verifiers::new(&secrets)));
+                match self.verifiers.write() {
+                    Ok(mut guard) => *guard = verifiers,
+                    Err(poisoned) => *poisoned.into_inner() = verifiers,
                 }
-                info!(previous = secrets.previous.is_some(), "webhook secret read");
+                info!(webhooks = secrets.webhooks().len(), "webhook secrets read");
             }
             // Keep what we have: a failed read must not turn a working relay off.
             Ok(Err(problem)) => {
@@ -158,6 +234,10 @@ mod tests {
     use crate::relay::secrets::testing::*;
     use futures_util::future::join_all;
 
+    fn used(v: &Verification) -> Result<SecretUsed, RelayError> {
+        v.result.clone().map(|matched| matched.secret)
+    }
+
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -173,7 +253,7 @@ mod tests {
             assert_eq!(source.reads(), 1);
             for _ in 0..100 {
                 let v = store.verify(b"body", &signed(OLD, b"body")).await;
-                assert_eq!(v.result, Ok(SecretUsed::Current));
+                assert_eq!(used(&v), Ok(SecretUsed::Current));
                 assert!(!v.refreshed);
             }
             assert_eq!(source.reads(), 1);
@@ -187,10 +267,10 @@ mod tests {
             let store = SecretStore::load(source.clone(), Duration::ZERO).await;
             source.set(&format!(r#"{{"current":"{NEW}","previous":"{OLD}"}}"#));
             let v = store.verify(b"x", &signed(NEW, b"x")).await;
-            assert_eq!(v.result, Ok(SecretUsed::Current));
+            assert_eq!(used(&v), Ok(SecretUsed::Current));
             assert!(v.refreshed);
             let old = store.verify(b"x", &signed(OLD, b"x")).await;
-            assert_eq!(old.result, Ok(SecretUsed::Previous));
+            assert_eq!(used(&old), Ok(SecretUsed::Previous));
             assert!(!old.refreshed);
         });
     }
@@ -207,7 +287,7 @@ mod tests {
             assert!(
                 results
                     .iter()
-                    .all(|v| v.result == Err(RelayError::InvalidSignature))
+                    .all(|v| used(v) == Err(RelayError::InvalidSignature))
             );
             assert_eq!(source.reads(), 1);
             tokio::time::sleep(Duration::from_millis(320)).await;
@@ -230,12 +310,12 @@ mod tests {
             let store = SecretStore::load(source.clone(), Duration::from_millis(100)).await;
             assert!(!store.is_available());
             let v = store.verify(b"x", &signed(OLD, b"x")).await;
-            assert_eq!(v.result, Err(RelayError::SecretUnavailable));
+            assert_eq!(used(&v), Err(RelayError::SecretUnavailable));
             assert_eq!(source.reads(), 1, "too soon to read again");
             source.set_failing(false);
             tokio::time::sleep(Duration::from_millis(120)).await;
             let v = store.verify(b"x", &signed(OLD, b"x")).await;
-            assert_eq!(v.result, Ok(SecretUsed::Current));
+            assert_eq!(used(&v), Ok(SecretUsed::Current));
             assert!(v.refreshed);
         });
     }
@@ -247,15 +327,15 @@ mod tests {
             let store = SecretStore::load(source.clone(), Duration::ZERO).await;
             source.set_failing(true);
             let v = store.verify(b"x", &signed(NEW, b"x")).await;
-            assert_eq!(v.result, Err(RelayError::InvalidSignature));
+            assert_eq!(used(&v), Err(RelayError::InvalidSignature));
             source.set_failing(false);
             source.set("not base64!");
             assert_eq!(
-                store.verify(b"x", &signed(NEW, b"x")).await.result,
+                used(&store.verify(b"x", &signed(NEW, b"x")).await),
                 Err(RelayError::InvalidSignature)
             );
             assert_eq!(
-                store.verify(b"x", &signed(OLD, b"x")).await.result,
+                used(&store.verify(b"x", &signed(OLD, b"x")).await),
                 Ok(SecretUsed::Current)
             );
         });
@@ -266,9 +346,88 @@ mod tests {
         runtime().block_on(async {
             let store = SecretStore::fixed(&SecretSet::parse_value(OLD).unwrap());
             let v = store.verify(b"x", &signed(NEW, b"x")).await;
-            assert_eq!(v.result, Err(RelayError::InvalidSignature));
+            assert_eq!(used(&v), Err(RelayError::InvalidSignature));
             assert!(!v.refreshed);
             assert_eq!(store.reads(), 0);
+        });
+    }
+
+    const OTHER: &str = "b3RoZXItd2ViaG9vay1zZWNyZXQ=";
+    const THIRD: &str = "dGhpcmQtd2ViaG9vay1zZWNyZXQ=";
+
+    fn three_webhooks() -> SecretSet {
+        SecretSet::parse_value(&format!(
+            r#"{{"webhooks":[{{"id":1,"current":"{OLD}"}},{{"id":2,"current":"{OTHER}"}},{{"id":3,"current":"{NEW}","previous":"{THIRD}"}}]}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn each_webhook_verifies_with_its_own_secrets_and_is_named() {
+        runtime().block_on(async {
+            let store = SecretStore::fixed(&three_webhooks());
+            for (secret, id, which) in [
+                (OLD, 1, SecretUsed::Current),
+                (OTHER, 2, SecretUsed::Current),
+                (NEW, 3, SecretUsed::Current),
+                (THIRD, 3, SecretUsed::Previous),
+            ] {
+                let v = store.verify(b"x", &signed(secret, b"x")).await;
+                assert_eq!(
+                    v.result,
+                    Ok(Matched {
+                        webhook_id: Some(id),
+                        secret: which
+                    })
+                );
+            }
+            let forged = "Zm9yZ2VkLWJ5LXNvbWVib2R5";
+            assert_eq!(
+                used(&store.verify(b"x", &signed(forged, b"x")).await),
+                Err(RelayError::InvalidSignature)
+            );
+        });
+    }
+
+    #[test]
+    fn a_path_naming_a_webhook_verifies_against_that_webhook_only() {
+        runtime().block_on(async {
+            let store = SecretStore::fixed(&three_webhooks());
+            let by_two = signed(OTHER, b"x");
+            assert!(
+                store
+                    .verify_for(b"x", &by_two, Some(2))
+                    .await
+                    .result
+                    .is_ok()
+            );
+            // Webhook 2's delivery at webhook 1's path does not verify.
+            assert_eq!(
+                used(&store.verify_for(b"x", &by_two, Some(1)).await),
+                Err(RelayError::InvalidSignature)
+            );
+            // A path naming a webhook the relay holds no secret for: the secret held without
+            // id (the one-webhook forms) is tried, nothing else.
+            let legacy = SecretStore::fixed(&SecretSet::parse_value(OLD).unwrap());
+            let by_old = signed(OLD, b"x");
+            let v = legacy.verify_for(b"x", &by_old, Some(9)).await;
+            assert_eq!(v.result.unwrap().webhook_id, None);
+            assert_eq!(
+                used(&store.verify_for(b"x", &by_two, Some(9)).await),
+                Err(RelayError::InvalidSignature)
+            );
+        });
+    }
+
+    #[test]
+    fn an_empty_set_verifies_nothing_but_is_available() {
+        runtime().block_on(async {
+            let store = SecretStore::fixed(&SecretSet::parse_value(r#"{"webhooks":[]}"#).unwrap());
+            assert!(store.is_available());
+            assert_eq!(
+                used(&store.verify(b"x", &signed(OLD, b"x")).await),
+                Err(RelayError::InvalidSignature)
+            );
         });
     }
 }

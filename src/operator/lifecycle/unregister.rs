@@ -1,0 +1,98 @@
+//! `relayctl unregister`: the way out. Each webhook is deleted on the platform (so it stops
+//! posting to a relay that may soon be gone) and its secret removed from the relay's.
+
+use super::*;
+
+use crate::aws::secretsmanager::put_secrets;
+
+/// What happened to one webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unregistered {
+    pub webhook_id: i64,
+    /// Deleted on the platform (false with `keep_webhook`, or when it was already gone).
+    pub deleted: bool,
+    /// Its secret was removed from the relay's.
+    pub secret_removed: bool,
+}
+
+/// Unregisters webhook `webhook_id`, or every webhook pointing at the relay. A webhook that no
+/// longer exists on the platform but whose secret the relay still holds loses its secret.
+pub async fn unregister(
+    platform: &PlatformClient,
+    clients: &Clients,
+    target: &RelayTarget,
+    webhook_id: Option<i64>,
+    keep_webhook: bool,
+    say: Say<'_>,
+) -> Result<Vec<Unregistered>, String> {
+    let pointing = webhooks_at(platform, &target.function_url).await?;
+    let mut secrets = read_secrets(&clients.secrets, &target.secret_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let chosen: Vec<Webhook> = pointing
+        .iter()
+        .filter(|webhook| webhook_id.is_none_or(|id| webhook.id == id))
+        .cloned()
+        .collect();
+    let mut ids: Vec<i64> = chosen.iter().map(|webhook| webhook.id).collect();
+    if let Some(id) = webhook_id {
+        if chosen.is_empty() && secrets.get(id).is_none() {
+            return Err(format!(
+                "webhook {id} neither points at {} nor has a secret in {}",
+                target.function_url, target.secret_id
+            ));
+        }
+        if chosen.is_empty() {
+            ids.push(id);
+        }
+    }
+    if ids.is_empty() {
+        say(&format!("no webhook points at {}", target.function_url));
+    }
+    let mut done = Vec::new();
+    let before = secrets.clone();
+    for id in ids {
+        let webhook = chosen.iter().find(|webhook| webhook.id == id);
+        let mut deleted = false;
+        if let Some(webhook) = webhook.filter(|_| !keep_webhook) {
+            platform
+                .delete_webhook(webhook.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            deleted = true;
+            say(&format!("deleted webhook {} ({})", webhook.id, webhook.url));
+        }
+        // Its secret, under its id — or without id, as stored before the relay knew ids.
+        let platform_secret = webhook.and_then(|webhook| webhook.secret.decode().ok());
+        let unnamed = platform_secret
+            .as_ref()
+            .and_then(|secret| secrets.holder_of(secret))
+            .filter(|(holder, _)| holder.is_none())
+            .is_some();
+        let held = secrets.get(id).is_some() || unnamed;
+        if secrets.get(id).is_some() {
+            secrets = secrets.without(id);
+        }
+        if unnamed {
+            secrets = secrets.without_unnamed();
+        }
+        done.push(Unregistered {
+            webhook_id: id,
+            deleted,
+            secret_removed: held,
+        });
+    }
+    if secrets != before {
+        put_secrets(&clients.secrets, &target.secret_id, &secrets).await?;
+        say(&format!(
+            "removed {} webhook secret(s) from {}; it now holds {}",
+            before.webhooks().len() - secrets.webhooks().len(),
+            target.secret_id,
+            match secrets.webhooks().len() {
+                0 => "none: every delivery is refused and kept in quarantine".to_owned(),
+                _ => crate::relay::secrets::describe_ids(secrets.webhooks()),
+            }
+        ));
+    }
+    Ok(done)
+}
