@@ -62,6 +62,72 @@ fn signature_verification(c: &mut Criterion) {
     group.finish();
 }
 
+/// Verification with several webhooks held, on a 1 MB thumbnail: the webhook that signed it is
+/// the last in the set (the worst order), then the same after it matched once (tried first
+/// from then on), then at a path naming it. HMACs per delivery are the secrets tried.
+fn several_webhooks(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let image: Vec<u8> = samples::SAMPLE_JPEG
+        .iter()
+        .copied()
+        .cycle()
+        .take(1 << 20)
+        .collect();
+    let mut group = c.benchmark_group("verify_webhooks_1MB");
+    group.throughput(Throughput::Bytes(image.len() as u64));
+    for count in [1_i64, 2, 5] {
+        // Webhooks 1..=count, each with a current and a previous secret; `count` signs.
+        let secret = |id: i64, which: &str| {
+            base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                format!("secret-{which}-of-webhook-{id}"),
+            )
+        };
+        let value = serde_json::json!({
+            "webhooks": (1..=count)
+                .map(|id| serde_json::json!({
+                    "id": id, "current": secret(id, "current"), "previous": secret(id, "previous")
+                }))
+                .collect::<Vec<_>>()
+        });
+        let set = SecretSet::parse_value(&value.to_string()).unwrap();
+        let signer = secret(count, "current");
+        let signer =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, signer).unwrap();
+        let signature = Signature::parse(sign(&signer, &image).as_bytes()).unwrap();
+        for (case, named, warm) in [
+            ("worst_order", None, false),
+            ("after_a_match", None, true),
+            ("path_names_it", Some(count), false),
+        ] {
+            group.bench_function(format!("{count}_webhooks/{case}"), |b| {
+                b.iter_batched(
+                    || {
+                        let store = SecretStore::fixed(&set);
+                        if warm {
+                            runtime.block_on(store.verify(&image, &signature));
+                        }
+                        store
+                    },
+                    |store| {
+                        let verification = runtime.block_on(store.verify_for(
+                            std::hint::black_box(&image),
+                            &signature,
+                            named,
+                        ));
+                        assert_eq!(verification.result.unwrap().webhook_id, Some(count));
+                        store
+                    },
+                    BatchSize::SmallInput,
+                )
+            });
+        }
+    }
+    group.finish();
+}
+
 fn json_request(body: &str) -> Request<Body> {
     Request::builder()
         .method("POST")
@@ -137,6 +203,6 @@ fn handler(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = signature_verification, handler
+    targets = signature_verification, several_webhooks, handler
 }
 criterion_main!(benches);

@@ -8,7 +8,7 @@ Usage:
       CloudFormation stack STACK whose outputs are template.yaml's, so `relayctl --stack STACK`
       works as it does against AWS; prints `BUCKET QUEUE_URL SECRET_ARN`
   local_aws.py show BUCKET QUEUE_URL
-      objects by prefix, then the queue's messages by type/event (left on the queue)
+      objects by prefix, then the queue's messages by webhook and type/event (left on the queue)
   local_aws.py verify PLATFORM_URL BUCKET QUEUE_URL
       compares every delivery the local platform made with what the relay stored, one by one:
       a JSON body on the queue byte for byte, a thumbnail in S3 by its hash
@@ -100,10 +100,11 @@ def show(bucket: str, queue_url: str) -> None:
     labels = collections.Counter()
     for message in messages:
         attrs = {k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()}
-        labels[f"{attrs.get('type', '?')}/{attrs.get('event', '?')}"] += 1
+        webhook = f"webhook {attrs['webhookId']}" if "webhookId" in attrs else "no webhook id"
+        labels[(webhook, f"{attrs.get('type', '?')}/{attrs.get('event', '?')}")] += 1
     print(f"SQS {queue_url}: {len(messages)} message(s)")
-    for label, count in sorted(labels.items()):
-        print(f"  {count:>5}  {label}")
+    for (webhook, label), count in sorted(labels.items()):
+        print(f"  {count:>5}  {webhook:<12}  {label}")
 
 
 def verify(platform_url: str, bucket: str, queue_url: str) -> None:

@@ -2,7 +2,8 @@
 # `make run`: the whole relay's life on this machine, no Docker, no AWS account.
 # Local AWS (moto: S3, SQS, Secrets Manager, CloudFormation), the local platform
 # (scripts/local_platform.py) and the relay under cargo-lambda's emulator, all on 127.0.0.1.
-# Then, as a user would: relayctl register --stack → traffic → what arrived; a renewal from the
+# Then, as a user would: relayctl register --stack (the account-wide webhook, then a second one
+# for the cameras' thumbnails beside it) → traffic → what arrived, by webhook; a renewal from the
 # "dashboard" with secret set + quarantine replay; relayctl rotate while traffic flows; every
 # delivery checked. It keeps serving until Ctrl-C, which stops what it started (by PID).
 set -euo pipefail
@@ -41,9 +42,12 @@ wait_port() { # port, what
   exit 1
 }
 
+# The account-wide webhook gets every stream; the cameras' webhook the cam-* ones.
+STREAMS='["live-main","cam-1","studio-a"]'
+
 traffic() { # count, rate: streams realistic deliveries and waits until all are made
   local id
-  id=$(curl -sf -X POST "$PLATFORM/_local/traffic" -d "{\"count\":$1,\"rate\":$2}" | python -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  id=$(curl -sf -X POST "$PLATFORM/_local/traffic" -d "{\"count\":$1,\"rate\":$2,\"streams\":$STREAMS}" | python -c 'import json,sys; print(json.load(sys.stdin)["id"])')
   until curl -sf "$PLATFORM/_local/traffic/$id" | python -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["done"] else 1)'; do sleep 0.5; done
   curl -sf "$PLATFORM/_local/traffic/$id" \
     | python -c 'import json,sys; d=json.load(sys.stdin); print("platform: %d deliveries at %.0f/s, answers %s" % (d["sent"], d["rate"], d["statuses"]))'
@@ -82,6 +86,8 @@ done
 
 echo "== relayctl register --stack ${STACK}"
 "$RELAYCTL" register
+echo "== relayctl register --add: a second webhook, thumbnails of the cameras only, at its own path"
+"$RELAYCTL" register --add --hooks thumbnails --filter '^(cam-|relayctl-probe-)'
 
 echo "== the platform sends 200 deliveries (every hook type, thumbnails)"
 traffic 200 50
@@ -89,23 +95,26 @@ python scripts/local_aws.py show "$BUCKET" "$QUEUE_URL"
 
 echo "== renewed in the dashboard (the relay is not told); the platform sends 60 more"
 WEBHOOK_ID=$(curl -sf "$PLATFORM/_local/webhooks" | python -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+CAMERAS_ID=$(curl -sf "$PLATFORM/_local/webhooks" | python -c 'import json,sys; print(json.load(sys.stdin)[1]["id"])')
 curl -sf -X POST "$PLATFORM/_local/webhooks/${WEBHOOK_ID}/renew" >/dev/null
 traffic 60 30
 "$RELAYCTL" quarantine list 2>&1 | head -4
 echo "   …"
 echo "== relayctl secret set (the secret copied from the dashboard), then relayctl quarantine replay"
 curl -sf "$PLATFORM/_local/webhooks/${WEBHOOK_ID}" | python -c 'import json,sys; print(json.load(sys.stdin)["secret"])' \
-  | "$RELAYCTL" secret set
+  | "$RELAYCTL" secret set --webhook-id "$WEBHOOK_ID"
 "$RELAYCTL" quarantine replay
 
-echo "== relayctl rotate while the platform sends 600 deliveries at 60/s"
-curl -sf -X POST "$PLATFORM/_local/traffic" -d '{"count":600,"rate":60}' >/dev/null
+echo "== relayctl rotate, each webhook in turn, while the platform sends 600 deliveries at 60/s"
+curl -sf -X POST "$PLATFORM/_local/traffic" -d "{\"count\":600,\"rate\":60,\"streams\":$STREAMS}" >/dev/null
 sleep 3
-"$RELAYCTL" rotate
+"$RELAYCTL" rotate --webhook-id "$WEBHOOK_ID"
+"$RELAYCTL" rotate --webhook-id "$CAMERAS_ID"
 until curl -sf "$PLATFORM/_local/traffic" | python -c 'import json,sys; sys.exit(0 if all(r["done"] for r in json.load(sys.stdin)) else 1)'; do sleep 0.5; done
 
 echo "== every delivery the platform made, looked for where the relay put it"
 python scripts/local_aws.py verify "$PLATFORM" "$BUCKET" "$QUEUE_URL"
+python scripts/local_aws.py show "$BUCKET" "$QUEUE_URL"
 
 echo "== relayctl status (the relay's EMF records put into local CloudWatch first, as CloudWatch Logs would)"
 python scripts/emf_to_cloudwatch.py "$LOG"
@@ -116,6 +125,7 @@ cat <<MSG
 == the relay keeps running; try it (AWS_ENDPOINT_URL, MILLICAST_API_URL/SECRET and RELAY_STACK as above):
   $RELAYCTL webhooks
   $RELAYCTL tail --exit-when-empty --wait-seconds 0 | head
+  $RELAYCTL unregister --webhook-id ${CAMERAS_ID}      # the way out, one webhook (or all: no --webhook-id)
   curl -s -X POST $PLATFORM/_local/traffic -d '{"count":100,"rate":20}'
   $RELAYCTL send --url $URL --secret "\$(curl -s $PLATFORM/_local/webhooks/${WEBHOOK_ID} | python -c 'import json,sys; print(json.load(sys.stdin)["secret"])')" media-completed
 Ctrl-C stops everything.

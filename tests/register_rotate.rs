@@ -221,3 +221,93 @@ async fn register_says_which_hop_failed() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unregister_detaches_one_webhook_then_removes_them_all() {
+    let rig = Rig::start(1, "1", false).await;
+    let (ok, out, err) = rig.run(&["register"]);
+    assert!(ok, "{out}\n{err}");
+    let (ok, out, err) = rig.run(&["register", "--add", "--hooks", "thumbnails"]);
+    assert!(ok, "{out}\n{err}");
+    let webhooks = rig.platform.webhooks().await;
+    let [first, second] = &webhooks[..] else {
+        panic!("two webhooks expected")
+    };
+    let (first, second) = (
+        first["id"].as_i64().unwrap(),
+        second["id"].as_i64().unwrap(),
+    );
+    let first_secret = rig.platform.webhook(first).await["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Only detach the second: it stays on the platform, the relay forgets its secret.
+    let (ok, out, err) = rig.run(&[
+        "unregister",
+        "--webhook-id",
+        &second.to_string(),
+        "--keep-webhook",
+    ]);
+    assert!(ok, "{out}\n{err}");
+    assert_eq!(
+        out,
+        format!("webhook {second}: kept on the platform; its secret removed from the relay")
+    );
+    assert_eq!(rig.platform.webhooks().await.len(), 2);
+    let (ok, out, _) = rig.run(&["webhooks"]);
+    assert!(ok);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with('*') && l.contains(&format!(" {second} ")))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("no: its deliveries are quarantined"),
+        "{line}"
+    );
+
+    // Then everything pointing at the relay: deleted on the platform, secrets removed.
+    let (ok, out, err) = rig.run(&["unregister"]);
+    assert!(ok, "{out}\n{err}");
+    assert!(
+        out.contains(&format!(
+            "webhook {first}: deleted on the platform; its secret removed"
+        )) && out.contains(&format!(
+            "webhook {second}: deleted on the platform; the relay held no secret for it"
+        )),
+        "{out}"
+    );
+    assert!(rig.platform.webhooks().await.is_empty());
+    let stored = {
+        let client = millicast_webhook_relay::aws::sdk::secrets_client(&rig.deployment.fixture.sdk);
+        millicast_webhook_relay::aws::secretsmanager::read_secrets(&client, &rig.secret_id)
+            .await
+            .unwrap()
+    };
+    assert!(stored.is_empty(), "{stored:?}");
+    let (ok, out, _) = rig.run(&["status"]);
+    assert!(!ok);
+    assert!(out.contains("no webhook points at"), "{out}");
+    // An instance re-reads its secrets on a mismatch only (a valid signature never costs a
+    // read): after one unknown signature, a delivery signed with the removed secret is refused
+    // too (and kept, as any unverifiable one).
+    let send = |secret: &str| {
+        rig.run(&[
+            "send",
+            "--url",
+            &rig.deployment.url(),
+            "--secret",
+            secret,
+            "feeds-started",
+        ])
+    };
+    let (ok, _, err) = send("c29tZWJvZHktZWxzZXMtc2VjcmV0");
+    assert!(!ok && err.contains("401 invalid_signature"), "{err}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (ok, _, err) = send("c29tZWJvZHktZWxzZXMtc2VjcmV0");
+    assert!(!ok && err.contains("401 invalid_signature"), "{err}");
+    let (ok, _, err) = send(&first_secret);
+    assert!(!ok && err.contains("401 invalid_signature"), "{err}");
+    let (ok, out, _) = rig.run(&["unregister"]);
+    assert!(ok && out == "nothing to unregister", "{out}");
+}

@@ -12,6 +12,7 @@ use lambda_http::{Body, Response};
 use sha2::{Digest, Sha256};
 
 use crate::ports::{EventQueue, IoError, ObjectPut, ObjectStore, PutCondition, PutOutcome};
+use crate::relay::clock::{now_ms, rfc3339_ms};
 use crate::relay::config::PathSettings;
 use crate::relay::error::{RelayError, json_response};
 use crate::relay::keys::{claim_check_key, undelivered_key};
@@ -115,6 +116,9 @@ pub fn lost_event_line(
         .collect();
     let mut line = serde_json::json!({
         "level": "ERROR",
+        // With an RFC 3339 `timestamp`, Lambda's JSON log format files the record at its own
+        // level: kept even when ApplicationLogLevel is raised to WARN or ERROR.
+        "timestamp": rfc3339_ms(now_ms()),
         "message": "event lost: neither SQS nor S3 accepted it; recover it from this record",
         "requestId": request_id,
         "body": message.body,

@@ -1,0 +1,308 @@
+//! The documentation says only what exists: every relative link (and `#anchor`) of the README,
+//! `docs/` and the other READMEs resolves, every `relayctl …` command they show is a real
+//! subcommand whose flags its `--help` lists, and every `make …` target is in the Makefile.
+#![cfg(feature = "cli")]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Markdown a user reads: README.md, docs/*.md, and the READMEs of crates/ and consumers/.
+fn documents() -> Vec<PathBuf> {
+    let root = root();
+    let mut files = vec![root.join("README.md")];
+    for dir in ["docs", "consumers", "crates"] {
+        let mut stack = vec![root.join(dir)];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                if path.is_dir() && name != "node_modules" && name != "target" {
+                    stack.push(path);
+                } else if name.ends_with(".md") && (dir.ends_with("docs") || name == "README.md") {
+                    files.push(path);
+                }
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// GitHub's anchor for a heading: lower case, spaces to `-`, punctuation other than `-`/`_`
+/// dropped.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+fn anchors(markdown: &str) -> BTreeSet<String> {
+    let mut in_code = false;
+    markdown
+        .lines()
+        .filter(|line| {
+            if line.trim_start().starts_with("```") {
+                in_code = !in_code;
+            }
+            !in_code
+        })
+        .filter_map(|line| line.strip_prefix('#'))
+        .map(|line| slug(line.trim_start_matches('#')))
+        .collect()
+}
+
+/// `[text](target)` targets outside code.
+fn links(markdown: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut in_code = false;
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        let mut rest = line;
+        while let Some(start) = rest.find("](") {
+            let after = &rest[start + 2..];
+            let Some(end) = after.find(')') else { break };
+            found.push(after[..end].to_owned());
+            rest = &after[end..];
+        }
+    }
+    found
+}
+
+#[test]
+fn every_relative_link_and_anchor_resolves() {
+    let mut broken = Vec::new();
+    let documents = documents();
+    assert!(documents.len() >= 3, "{documents:?}");
+    for document in &documents {
+        let text = std::fs::read_to_string(document).unwrap();
+        for link in links(&text) {
+            if link.contains("://") || link.starts_with("mailto:") {
+                continue;
+            }
+            let (path, anchor) = link.split_once('#').unwrap_or((&link, ""));
+            let target = if path.is_empty() {
+                document.clone()
+            } else {
+                document.parent().unwrap().join(path)
+            };
+            if !target.exists() {
+                broken.push(format!("{}: {link} (no such file)", document.display()));
+                continue;
+            }
+            if !anchor.is_empty() && target.extension().is_some_and(|e| e == "md") {
+                let headings = anchors(&std::fs::read_to_string(&target).unwrap());
+                if !headings.contains(anchor) {
+                    broken.push(format!("{}: {link} (no such heading)", document.display()));
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+/// The commands a document shows: each code span, and each line of a code block, split at
+/// `&&`, `|`, `;` and `$(` — the pieces that start with a program name (a leading `$ ` prompt
+/// dropped; output lines such as `== …` start with none).
+fn shown_commands(markdown: &str) -> Vec<String> {
+    let mut snippets = Vec::new();
+    let mut in_code = false;
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            snippets.push(line.to_owned());
+        } else {
+            snippets.extend(line.split('`').skip(1).step_by(2).map(str::to_owned));
+        }
+    }
+    snippets
+        .iter()
+        .flat_map(|snippet| {
+            snippet
+                .split("&&")
+                .flat_map(|part| part.split(['|', ';']))
+                .flat_map(|part| part.split("$("))
+                .map(|part| {
+                    let part = part.trim();
+                    part.strip_prefix("$ ").unwrap_or(part).to_owned()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Every `relayctl …` command shown: its subcommand words and the flags it uses.
+fn relayctl_commands(markdown: &str) -> Vec<(Vec<String>, Vec<String>)> {
+    shown_commands(markdown)
+        .iter()
+        .filter_map(|command| {
+            let rest = command
+                .strip_prefix("relayctl ")
+                .or_else(|| command.strip_prefix("target/debug/relayctl "))?;
+            let words: Vec<&str> = rest
+                .split(|c: char| c.is_whitespace() || c == ')')
+                .filter(|w| !w.is_empty())
+                .take_while(|w| !w.starts_with('#'))
+                .collect();
+            let subcommand: Vec<String> = words
+                .iter()
+                .take_while(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+                .take_while(|w| !w.starts_with('-'))
+                .map(|w| w.to_string())
+                .collect();
+            let flags: Vec<String> = words
+                .iter()
+                .filter(|w| w.starts_with("--"))
+                .map(|w| {
+                    w.split('=')
+                        .next()
+                        .unwrap_or(w)
+                        .trim_end_matches(',')
+                        .to_owned()
+                })
+                .filter(|w| {
+                    w.len() > 2
+                        && w.chars()
+                            .skip(2)
+                            .all(|c| c.is_ascii_lowercase() || c == '-')
+                })
+                .collect();
+            (!subcommand.is_empty()).then_some((subcommand, flags))
+        })
+        .collect()
+}
+
+#[test]
+fn every_relayctl_command_shown_exists_with_its_flags() {
+    let mut checked = BTreeSet::new();
+    let mut wrong = Vec::new();
+    for document in documents() {
+        let text = std::fs::read_to_string(&document).unwrap();
+        for (subcommand, flags) in relayctl_commands(&text) {
+            if !checked.insert((subcommand.clone(), flags.clone())) {
+                continue;
+            }
+            let output = Command::new(env!("CARGO_BIN_EXE_relayctl"))
+                .args(&subcommand)
+                .arg("--help")
+                .output()
+                .unwrap();
+            let help = String::from_utf8_lossy(&output.stdout);
+            if !output.status.success() {
+                wrong.push(format!(
+                    "{}: relayctl {} is not a command",
+                    document.display(),
+                    subcommand.join(" ")
+                ));
+                continue;
+            }
+            for flag in flags {
+                let listed = help
+                    .split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']')
+                    .any(|word| word == flag || word.starts_with(&format!("{flag}=")));
+                if !listed && flag != "--help" {
+                    wrong.push(format!(
+                        "{}: relayctl {} has no {flag}",
+                        document.display(),
+                        subcommand.join(" ")
+                    ));
+                }
+            }
+        }
+    }
+    assert!(checked.len() >= 5, "found only {checked:?}");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn every_make_target_shown_is_in_the_makefile() {
+    let makefile = std::fs::read_to_string(root().join("Makefile")).unwrap();
+    let targets: BTreeSet<&str> = makefile
+        .lines()
+        .filter(|line| !line.starts_with('\t') && !line.starts_with('#'))
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(name, rest)| !name.contains('=') && !rest.starts_with('='))
+        .flat_map(|(names, _)| names.split_whitespace())
+        .collect();
+    let mut wrong = Vec::new();
+    for document in documents() {
+        let text = std::fs::read_to_string(&document).unwrap();
+        for command in shown_commands(&text) {
+            let Some(rest) = command.strip_prefix("make ") else {
+                continue;
+            };
+            let words = rest
+                .split_whitespace()
+                .take_while(|w| !w.contains('=') && !w.starts_with('#'));
+            for target in words {
+                let target = target.trim_end_matches([')', ',']);
+                if !targets.contains(target) {
+                    wrong.push(format!("{}: make {target}", document.display()));
+                }
+            }
+        }
+    }
+    let wrong: BTreeSet<String> = wrong.into_iter().collect();
+    assert!(
+        wrong.is_empty(),
+        "not Makefile targets:\n{}",
+        wrong.into_iter().collect::<Vec<_>>().join("\n")
+    );
+}
+
+#[test]
+fn the_checks_catch_what_they_look_for() {
+    // The controls: a broken link, an unknown subcommand and flag are found by the parsers.
+    assert_eq!(
+        links("see [x](docs/nope.md#a) and `[y](z)`"),
+        ["docs/nope.md#a", "z"]
+    );
+    let commands = relayctl_commands(
+        "run `relayctl quarantine replay --stack S --since 5` then `relayctl-probe-x`\n```\n\
+         == relayctl rotate while\n$ make run && relayctl tail --json | head\n```",
+    );
+    assert_eq!(
+        commands,
+        [
+            (
+                vec!["quarantine".to_owned(), "replay".to_owned()],
+                vec!["--stack".to_owned(), "--since".to_owned()]
+            ),
+            (vec!["tail".to_owned()], vec!["--json".to_owned()])
+        ]
+    );
+    assert!(shown_commands("```\nmake test lint\n```").contains(&"make test lint".to_owned()));
+    assert_eq!(
+        slug("Several webhooks, one relay"),
+        "several-webhooks-one-relay"
+    );
+    assert!(Path::new(env!("CARGO_BIN_EXE_relayctl")).exists());
+    let unknown = Command::new(env!("CARGO_BIN_EXE_relayctl"))
+        .args(["no-such-command", "--help"])
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+}
