@@ -62,6 +62,16 @@ fn signature_verification(c: &mut Criterion) {
     group.finish();
 }
 
+/// A 1 MB body made of the sample JPEG's bytes.
+fn one_megabyte_image() -> Vec<u8> {
+    samples::SAMPLE_JPEG
+        .iter()
+        .copied()
+        .cycle()
+        .take(1 << 20)
+        .collect()
+}
+
 /// Verification with several webhooks held, on a 1 MB thumbnail: the webhook that signed it is
 /// the last in the set (the worst order), then the same after it matched once (tried first
 /// from then on), then at a path naming it. HMACs per delivery are the secrets tried.
@@ -69,12 +79,7 @@ fn several_webhooks(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let image: Vec<u8> = samples::SAMPLE_JPEG
-        .iter()
-        .copied()
-        .cycle()
-        .take(1 << 20)
-        .collect();
+    let image = one_megabyte_image();
     let mut group = c.benchmark_group("verify_webhooks_1MB");
     group.throughput(Throughput::Bytes(image.len() as u64));
     for count in [1_i64, 2, 5] {
@@ -180,12 +185,7 @@ fn handler(c: &mut Criterion) {
     });
 
     // 1 MB thumbnail: a fresh relay per iteration so each image is new (not a duplicate).
-    let image: Vec<u8> = samples::SAMPLE_JPEG
-        .iter()
-        .copied()
-        .cycle()
-        .take(1 << 20)
-        .collect();
+    let image = one_megabyte_image();
     group.throughput(Throughput::Bytes(image.len() as u64));
     group.bench_function("thumbnail_1MB", |b| {
         b.iter_batched(

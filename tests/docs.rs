@@ -51,17 +51,25 @@ fn slug(heading: &str) -> String {
         .collect()
 }
 
-fn anchors(markdown: &str) -> BTreeSet<String> {
+/// Each line with whether it is inside a fenced code block (fence lines themselves skipped).
+fn lines_with_code(markdown: &str) -> Vec<(&str, bool)> {
     let mut in_code = false;
-    markdown
-        .lines()
-        .filter(|line| {
-            if line.trim_start().starts_with("```") {
-                in_code = !in_code;
-            }
-            !in_code
-        })
-        .filter_map(|line| line.strip_prefix('#'))
+    let mut lines = Vec::new();
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+        } else {
+            lines.push((line, in_code));
+        }
+    }
+    lines
+}
+
+fn anchors(markdown: &str) -> BTreeSet<String> {
+    lines_with_code(markdown)
+        .into_iter()
+        .filter(|(_, in_code)| !in_code)
+        .filter_map(|(line, _)| line.strip_prefix('#'))
         .map(|line| slug(line.trim_start_matches('#')))
         .collect()
 }
@@ -69,15 +77,10 @@ fn anchors(markdown: &str) -> BTreeSet<String> {
 /// `[text](target)` targets outside code.
 fn links(markdown: &str) -> Vec<String> {
     let mut found = Vec::new();
-    let mut in_code = false;
-    for line in markdown.lines() {
-        if line.trim_start().starts_with("```") {
-            in_code = !in_code;
-            continue;
-        }
-        if in_code {
-            continue;
-        }
+    for (line, _) in lines_with_code(markdown)
+        .into_iter()
+        .filter(|(_, code)| !code)
+    {
         let mut rest = line;
         while let Some(start) = rest.find("](") {
             let after = &rest[start + 2..];
@@ -126,12 +129,7 @@ fn every_relative_link_and_anchor_resolves() {
 /// dropped; output lines such as `== …` start with none).
 fn shown_commands(markdown: &str) -> Vec<String> {
     let mut snippets = Vec::new();
-    let mut in_code = false;
-    for line in markdown.lines() {
-        if line.trim_start().starts_with("```") {
-            in_code = !in_code;
-            continue;
-        }
+    for (line, in_code) in lines_with_code(markdown) {
         if in_code {
             snippets.push(line.to_owned());
         } else {
