@@ -817,3 +817,63 @@ async fn sqs_and_s3_down_is_a_500_without_details() {
         (500, serde_json::json!({"error": "internal_error"}))
     );
 }
+
+#[cfg(feature = "operator")]
+#[tokio::test]
+async fn a_spilled_claim_check_is_redriven_with_the_events_attributes() {
+    let fixture = Fixture::new(true).await;
+    let config = fixture.config(&[("SQS_MAX_MESSAGE_BYTES", "2048")]);
+    let dead_sqs = sdk_config(&closed_port_endpoint()).await;
+    let relay = fixture.relay_with(&config, &fixture.sdk, &dead_sqs);
+    let ts = now_ms();
+    let body = format!(
+        r#"{{"type":"media","event":"completed","timestamp":{ts},"data":{{"streamName":"cam","streamId":"acct/cam","metadata":{{"notes":"{}"}}}}}}"#,
+        "x".repeat(4000)
+    );
+    let answer = status_and_body(&relay.handle(json_webhook(&body, SECRET)).await);
+    assert_eq!(answer, (200, serde_json::json!({"status": "spilled"})));
+
+    let queue = millicast_webhook_relay::aws::sqs::SqsEventQueue::new(
+        fixture.sqs.clone(),
+        &fixture.queue_url,
+    );
+    let mut outcomes = Vec::new();
+    millicast_webhook_relay::operator::redrive::redrive_bucket(
+        &fixture.s3,
+        &fixture.bucket,
+        &queue,
+        true,
+        false,
+        |key, outcome| outcomes.push((key.to_owned(), outcome.clone())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+    let messages = fixture.messages().await;
+    assert_eq!(messages.len(), 1);
+    let pointer = &messages[0];
+    assert!(pointer.body.contains("\"claimCheck\""), "{}", pointer.body);
+    for (name, value) in [
+        ("claimCheck", "true"),
+        ("streamId", "acct/cam"),
+        ("streamKey", "cam"),
+        ("type", "media"),
+    ] {
+        assert_eq!(
+            pointer.attribute(name).map(|(_, v)| v),
+            Some(value),
+            "{name}"
+        );
+    }
+    assert_eq!(pointer.attribute("signature"), None);
+    assert_eq!(pointer.group_id.as_deref(), Some("cam"));
+    let key = pointer.attribute("idempotencyKey").unwrap().1;
+    assert_eq!(pointer.deduplication_id.as_deref(), Some(key));
+    let stored = fixture
+        .object(&format!(
+            "events/oversize/{}.json",
+            sha256_hex(body.as_bytes())
+        ))
+        .await;
+    assert_eq!(stored.metadata["idempotency-key"], key);
+}

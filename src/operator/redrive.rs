@@ -75,6 +75,8 @@ async fn redrive_object<Q: EventQueue>(
         signature: metadata.get("signature").map(String::as_str),
         webhook_id: metadata.get("webhook-id").and_then(|id| id.parse().ok()),
         idempotency_key: metadata.get("idempotency-key").map(String::as_str),
+        stream_id: metadata.get("stream-id").map(String::as_str),
+        stream_key: metadata.get("stream-key").map(String::as_str),
     };
     let message = match spilled_message(bytes, &spill, fifo) {
         Ok(message) => message,
@@ -103,6 +105,9 @@ pub struct Spill<'a> {
     pub signature: Option<&'a str>,
     pub webhook_id: Option<i64>,
     pub idempotency_key: Option<&'a str>,
+    /// The stream of a spilled claim-check pointer (its body names none).
+    pub stream_id: Option<&'a str>,
+    pub stream_key: Option<&'a str>,
 }
 
 /// The queue message for a spilled body: the same body and attributes the relay builds. A
@@ -113,8 +118,13 @@ pub fn spilled_message(
     spill: &Spill<'_>,
     fifo: bool,
 ) -> Result<QueueMessage, String> {
-    let envelope = Envelope::parse(&body).map_err(|_| "not a webhook envelope".to_owned())?;
+    let mut envelope = Envelope::parse(&body).map_err(|_| "not a webhook envelope".to_owned())?;
     let pointer = matches!(Message::parse(&body), Ok(Message::ClaimCheck { .. }));
+    if pointer {
+        // The event's stream, as the pointer carried it before it was spilled.
+        envelope.stream_id = spill.stream_id.map(str::to_owned);
+        envelope.stream_name = spill.stream_key.map(str::to_owned);
+    }
     let idempotency_key = match spill.idempotency_key {
         Some(key) => key.to_owned(),
         None => {
@@ -162,6 +172,7 @@ mod tests {
             signature: Some("sha1=ab"),
             webhook_id: Some(3),
             idempotency_key: Some(&provenance.idempotency_key),
+            ..Spill::default()
         };
         let rebuilt = spilled_message(body.as_bytes().to_vec(), &spill, true).unwrap();
         assert_eq!(rebuilt, original);
@@ -178,6 +189,45 @@ mod tests {
         let again = spilled_message(body.as_bytes().to_vec(), &spill, false).unwrap();
         assert_eq!(first.idempotency_key(), again.idempotency_key());
         assert_eq!(first.idempotency_key().map(str::len), Some(32));
+    }
+
+    #[test]
+    fn a_spilled_pointer_is_sent_as_the_relay_sent_it() {
+        let event =
+            r#"{"type":"media","event":"completed","timestamp":5,"data":{"streamId":"acct/cam"}}"#;
+        let provenance = Provenance {
+            signature: Some("sha1=ab".into()),
+            webhook_id: Some(2),
+            idempotency_key: "k".repeat(32),
+        };
+        let event = QueueMessage::for_event(
+            &Envelope::parse(event.as_bytes()).unwrap(),
+            event.into(),
+            &provenance,
+            true,
+        );
+        let claim = crate::relay::message::ClaimCheck {
+            bucket: "b",
+            key: "events/oversize/x.json",
+            size: 9,
+            sha256_hex: "x",
+        };
+        let pointer = QueueMessage::claim_check(
+            &event,
+            &Envelope::parse(event.body.as_bytes()).unwrap(),
+            &claim,
+        );
+        // What the relay's spill keeps beside the pointer (delivery.rs).
+        let spill = Spill {
+            key: KEY,
+            signature: None,
+            webhook_id: Some(2),
+            idempotency_key: Some(&provenance.idempotency_key),
+            stream_id: Some("acct/cam"),
+            stream_key: Some("cam"),
+        };
+        let rebuilt = spilled_message(pointer.body.as_bytes().to_vec(), &spill, true).unwrap();
+        assert_eq!(rebuilt, pointer);
     }
 
     #[test]

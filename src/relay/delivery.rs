@@ -406,14 +406,24 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
 /// same stream make a round fail).
 const LATEST_ATTEMPTS: usize = 4;
 
-/// What a spill or claim check keeps of a message's provenance for `relayctl redrive`.
+/// What a spill or claim check keeps of a message for `relayctl redrive`: its provenance, and
+/// the stream a claim-check pointer's body no longer names.
 fn provenance_metadata(message: &QueueMessage) -> Vec<(&'static str, String)> {
-    let mut metadata = Vec::with_capacity(2);
+    let mut metadata = Vec::with_capacity(4);
     if let Some(key) = message.idempotency_key() {
         metadata.push(("idempotency-key", key.to_owned()));
     }
     if let Some(id) = message.webhook_id() {
         metadata.push(("webhook-id", id.to_string()));
+    }
+    for (attribute, name) in [("streamId", "stream-id"), ("streamKey", "stream-key")] {
+        if let Some(AttributeValue::String(value)) = message.attribute(attribute) {
+            // S3 metadata is printable ASCII; a stream that is not stays out (as the relay
+            // leaves unsendable attribute values out).
+            if value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+                metadata.push((name, value.clone()));
+            }
+        }
     }
     metadata
 }
