@@ -19,7 +19,7 @@ CONTRACT_TEST_STAMP := tests/contract/node_modules/.installed
 # The three tiers (unit, integration against moto, end-to-end under cargo-lambda's emulator),
 # with the operator CLI (`cli` feature) built and tested too.
 test: venv lint template fuzz-check vendor-client-test contract-test
-	$(VENV)/bin/python -m unittest scripts/test_local_platform.py scripts/test_moto_iam.py
+	$(VENV)/bin/python -m unittest scripts/test_local_platform.py scripts/test_moto_iam.py scripts/test_contract.py
 	$(VENV)/bin/python scripts/check_elf.py --self-test
 	cargo test --features cli --all-targets
 	cargo test --features cli --doc
