@@ -8,17 +8,18 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test venv lint template unit events run package bench fuzz fuzz-check lock clean domain-crate vendor-client-test contract
+.PHONY: test venv lint template unit events run package bench fuzz fuzz-check lock clean domain-crate vendor-client-test contract contract-test
 
 CARGO_FUZZ := .tools/bin/cargo-fuzz
 FUZZ_TARGETS := signature_header envelope thumbnail_key handler
 FUZZ_SECONDS ?= 60
 VENDOR_CLIENT_STAMP := tests/vendor-client/node_modules/.installed
+CONTRACT_TEST_STAMP := tests/contract/node_modules/.installed
 
 # The three tiers (unit, integration against moto, end-to-end under cargo-lambda's emulator),
 # with the operator CLI (`cli` feature) built and tested too.
-test: venv lint template fuzz-check vendor-client-test
-	$(VENV)/bin/python -m unittest scripts/test_local_platform.py scripts/test_moto_iam.py
+test: venv lint template fuzz-check vendor-client-test contract-test
+	$(VENV)/bin/python -m unittest scripts/test_local_platform.py scripts/test_moto_iam.py scripts/test_contract.py
 	$(VENV)/bin/python scripts/check_elf.py --self-test
 	cargo test --features cli --all-targets
 	cargo test --features cli --doc
@@ -40,6 +41,17 @@ template: venv
 # committed file drifts).
 contract:
 	cargo run --quiet --features cli --bin relayctl -- contract --dir contract
+
+# contract/asyncapi.yaml through the official AsyncAPI parser (@asyncapi/parser, pinned by its
+# package-lock.json): fails on any error diagnostic, and on any broken variant it must catch.
+contract-test: $(CONTRACT_TEST_STAMP)
+	node tests/contract/validate.mjs --self-test
+
+# --ignore-scripts: nothing in that tree needs an install script, and one dependency's
+# (@scarf/scarf, via Spectral) would report the install over the network.
+$(CONTRACT_TEST_STAMP): tests/contract/package.json tests/contract/package-lock.json
+	cd tests/contract && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
 
 # Regenerate the function-URL sample events (a test fails when they are out of date).
 events:
@@ -118,4 +130,4 @@ lock:
 
 clean:
 	cargo clean
-	rm -rf $(VENV) .aws-sam tests/vendor-client/node_modules
+	rm -rf $(VENV) .aws-sam tests/vendor-client/node_modules tests/contract/node_modules

@@ -14,6 +14,11 @@ Fails unless:
   CloudFormation only on the stack, S3 only on the stack's bucket, SQS only on its queues, and
   "*" only for the CloudWatch reads that cannot be scoped (moto cannot check these scopes:
   tests/iam_enforced.rs widens them for its run);
+- the consumer policy (for consumers of the queue) is exactly: sqs:ReceiveMessage, DeleteMessage,
+  ChangeMessageVisibility and GetQueueAttributes on the stack's event queue, s3:GetObject on
+  events/oversize/* (claim checks) and on the thumbnail prefix; it is output as ConsumerPolicyArn;
+  the example consumer's role holds the basic execution role and that policy only (not SAM's
+  AWSLambdaSQSQueueExecutionRole, which covers every queue of the account);
 - the RelaySettings output, which relayctl replays with, says what the function is configured with;
 - no reserved-concurrency cap is set (a throttled delivery is a lost event).
 
@@ -116,6 +121,62 @@ def check_operator_policy(policy):
     return problems
 
 
+def get_att(resource):
+    """`LogicalId.Attribute` of a Fn::GetAtt in either spelling, else None."""
+    value = resource.get("Fn::GetAtt") if isinstance(resource, dict) and len(resource) == 1 else None
+    if isinstance(value, list) and len(value) == 2:
+        return ".".join(value)
+    return value if isinstance(value, str) else None
+
+
+QUEUE = "EventQueue.Arn"
+# (action, resource) pairs of the consumer policy: all of them, nothing else.
+CONSUMER_GRANTS = {
+    ("sqs:ReceiveMessage", QUEUE),
+    ("sqs:DeleteMessage", QUEUE),
+    ("sqs:ChangeMessageVisibility", QUEUE),
+    ("sqs:GetQueueAttributes", QUEUE),
+    ("s3:GetObject", "${Bucket.Arn}/events/oversize/*"),
+    ("s3:GetObject", "${Bucket.Arn}/${ThumbnailPrefix}*"),
+}
+BASIC_ROLE_SUB = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
+
+
+def check_consumer_policy(resources, outputs):
+    problems = []
+    policy = resources.get("ConsumerPolicy", {})
+    if policy.get("Type") != "AWS::IAM::ManagedPolicy":
+        return ["ConsumerPolicy must be the managed policy consumers of the queue attach"]
+    grants = set()
+    for statement in as_list(policy["Properties"]["PolicyDocument"]["Statement"]):
+        if statement.get("Effect") != "Allow" or set(statement) - {"Sid", "Effect", "Action", "Resource"}:
+            problems.append(f"consumer statement {statement.get('Sid')}: only plain Allow statements")
+            continue
+        for action in as_list(statement.get("Action")):
+            for resource in as_list(statement.get("Resource")):
+                sub = resource.get("Fn::Sub") if isinstance(resource, dict) else None
+                grants.add((action, get_att(resource) or (sub if isinstance(sub, str) else json.dumps(resource))))
+    for action, resource in sorted(grants - CONSUMER_GRANTS):
+        problems.append(f"consumer policy: {action} on {resource} is more than a consumer needs")
+    for action, resource in sorted(CONSUMER_GRANTS - grants):
+        problems.append(f"consumer policy: {action} on {resource} is missing")
+    if outputs.get("ConsumerPolicyArn", {}).get("Value") != {"Ref": "ConsumerPolicy"}:
+        problems.append("the ConsumerPolicyArn output must be Ref ConsumerPolicy")
+
+    consumer = resources.get("ExampleConsumerFunction")
+    if consumer is not None:
+        properties = consumer.get("Properties", {})
+        if get_att(properties.get("Role")) != "ExampleConsumerRole.Arn" or "Policies" in properties:
+            problems.append("ExampleConsumerFunction must run as ExampleConsumerRole (no SAM-made role or Policies)")
+        role = resources.get("ExampleConsumerRole", {}).get("Properties", {})
+        if role.get("ManagedPolicyArns") != [BASIC_ROLE_SUB, {"Ref": "ConsumerPolicy"}] or "Policies" in role:
+            problems.append("ExampleConsumerRole: only the basic execution role and ConsumerPolicy")
+        statements = as_list(role.get("AssumeRolePolicyDocument", {}).get("Statement", []))
+        if [s.get("Principal") for s in statements] != [{"Service": "lambda.amazonaws.com"}]:
+            problems.append("ExampleConsumerRole: only Lambda may assume it")
+    return problems
+
+
 def check(template):
     problems = []
     resources = template.get("Resources", {})
@@ -145,6 +206,7 @@ def check(template):
         problems.append("WEBHOOK_SECRET_ID must be the stack's webhook secret (Ref WebhookSecret)")
 
     problems.extend(check_operator_policy(resources.get("OperatorPolicy", {})))
+    problems.extend(check_consumer_policy(resources, template.get("Outputs", {})))
     settings = template.get("Outputs", {}).get("RelaySettings", {}).get("Value", {})
     text = settings.get("Fn::Sub") if isinstance(settings, dict) else None
     if not isinstance(text, str):
@@ -188,6 +250,9 @@ def check(template):
     )
     if public != ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]:
         problems.append(f"public permissions on the function: {public}")
+    for name, resource in out.items():
+        if resource.get("Type") == "AWS::IAM::Role" and name not in (f"{FUNCTION}Role", "ExampleConsumerRole"):
+            problems.append(f"SAM generated the role {name}: {resource['Properties'].get('ManagedPolicyArns')}")
     return problems
 
 
@@ -217,6 +282,15 @@ def self_test(template):
     def operator(t, sid):
         statements = t["Resources"]["OperatorPolicy"]["Properties"]["PolicyDocument"]["Statement"]
         return next(s for s in statements if s["Sid"] == sid)
+
+    def consumer_statements(t):
+        return t["Resources"]["ConsumerPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+
+    def consumer(t, sid):
+        return next(s for s in consumer_statements(t) if s["Sid"] == sid)
+
+    example = lambda t: t["Resources"]["ExampleConsumerFunction"]["Properties"]  # noqa: E731
+    example_role = lambda t: t["Resources"]["ExampleConsumerRole"]["Properties"]  # noqa: E731
     mutations = {
         "extra action": lambda t: statement(t, "WriteThumbnails").update(Action=["s3:PutObject", "s3:DeleteObject"]),
         "reads every thumbnail": lambda t: statement(t, "CompareLatestThumbnails").update(
@@ -241,6 +315,32 @@ def self_test(template):
         "operator on any queue": lambda t: operator(t, "UseEventQueue").update(Resource="*"),
         "operator writes alarms": lambda t: operator(t, "ReadMetricsAndAlarms").update(
             Action=["cloudwatch:GetMetricData", "cloudwatch:PutMetricAlarm"]
+        ),
+        "consumer sends": lambda t: consumer(t, "ReceiveEvents").update(Action=["sqs:ReceiveMessage", "sqs:SendMessage"]),
+        "consumer purges": lambda t: consumer(t, "DeleteEvents").update(Action="sqs:PurgeQueue"),
+        "consumer on any queue": lambda t: consumer(t, "ReceiveEvents").update(Resource="*"),
+        "consumer on the dead-letter queue": lambda t: consumer(t, "ReceiveEvents").update(
+            Resource=[{"Fn::GetAtt": ["EventQueue", "Arn"]}, {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}]
+        ),
+        "consumer reads the quarantine": lambda t: consumer(t, "ReadClaimChecks").update(
+            Resource={"Fn::Sub": "${Bucket.Arn}/quarantine/*"}
+        ),
+        "consumer reads the whole bucket": lambda t: consumer(t, "ReadThumbnails").update(
+            Resource={"Fn::Sub": "${Bucket.Arn}/*"}
+        ),
+        "consumer deletes thumbnails": lambda t: consumer(t, "ReadThumbnails").update(
+            Action=["s3:GetObject", "s3:DeleteObject"]
+        ),
+        "consumer lists the bucket": lambda t: consumer_statements(t).append(
+            {"Sid": "Extra", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": {"Fn::GetAtt": ["Bucket", "Arn"]}}
+        ),
+        "consumer policy without GetQueueAttributes": lambda t: consumer_statements(t).remove(
+            consumer(t, "ReadQueueAttributes")
+        ),
+        "no ConsumerPolicyArn output": lambda t: t["Outputs"].pop("ConsumerPolicyArn"),
+        "example consumer with SAM's queue policy": lambda t: example(t).pop("Role"),
+        "example consumer with more policies": lambda t: example_role(t)["ManagedPolicyArns"].append(
+            "arn:aws:iam::aws:policy/AmazonSQSFullAccess"
         ),
         "settings output drifts": lambda t: function_env(t).update(THUMBNAIL_LATEST="false"),
         "policy template": lambda t: t["Resources"][FUNCTION]["Properties"]["Policies"].append(

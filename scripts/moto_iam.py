@@ -8,7 +8,7 @@ What it does:
 1. Reads the template, runs the SAM transform offline (as scripts/check_template.py does) and
    takes the statements of the generated role WebhookRelayFunctionRole (its inline Policies; the
    AWSLambdaBasicExecutionRole managed policy is CloudWatch Logs only and left out) and the
-   PolicyDocument of the OperatorPolicy managed policy. Every intrinsic in them is resolved
+   PolicyDocuments of the OperatorPolicy and ConsumerPolicy managed policies. Every intrinsic in them is resolved
    against the resources created below; anything it cannot resolve stops it (exit 2).
 2. Plans every setup request before moto is imported, so that INITIAL_NO_AUTH_ACTION_COUNT is
    exactly their number N: moto lets the first N requests through unauthenticated and authorizes
@@ -21,6 +21,8 @@ What it does:
      relay-without-<Sid>      the same minus one statement, for every Sid
      operator                 the OperatorPolicy document
      operator-without-<Sid>   the same minus one statement, for every Sid
+     consumer                 the ConsumerPolicy document
+     consumer-without-<Sid>   the same minus one statement, for every Sid
 4. Proves enforcement is on (relay: ListBuckets denied, PutObject <ThumbnailPrefix>probe allowed).
 5. Prints one JSON line on stdout, then serves on 127.0.0.1 until stdin reaches EOF or
    SIGTERM/SIGINT. Diagnostics go to stderr. Exit 2 on any setup problem.
@@ -57,6 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FUNCTION = "WebhookRelayFunction"
 FUNCTION_ROLE = f"{FUNCTION}Role"
 OPERATOR_POLICY = "OperatorPolicy"
+CONSUMER_POLICY = "ConsumerPolicy"
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 PARTITION = "aws"
@@ -102,8 +105,9 @@ def with_s3_code(template: dict) -> dict:
     return template
 
 
-def read_template(path: Path) -> tuple[dict, list[dict], dict]:
-    """(template, the function role's statements, the operator policy document), unresolved."""
+def read_template(path: Path) -> tuple[dict, list[dict], dict, dict]:
+    """(template, the function role's statements, the operator and consumer policy documents),
+    unresolved."""
     from samtranslator.translator.transform import transform
     from samtranslator.yaml_helper import yaml_parse
 
@@ -124,11 +128,13 @@ def read_template(path: Path) -> tuple[dict, list[dict], dict]:
         statements.extend(copy.deepcopy(as_list(policy["PolicyDocument"].get("Statement", []))))
     if not statements:
         raise SetupError(f"{FUNCTION_ROLE} has no inline policy statements")
-    operator = resources.get(OPERATOR_POLICY)
-    if not operator or operator.get("Type") != "AWS::IAM::ManagedPolicy":
-        raise SetupError(f"the template has no AWS::IAM::ManagedPolicy {OPERATOR_POLICY}")
-    document = copy.deepcopy(operator["Properties"]["PolicyDocument"])
-    return template, statements, document
+    documents = []
+    for name in (OPERATOR_POLICY, CONSUMER_POLICY):
+        policy = resources.get(name)
+        if not policy or policy.get("Type") != "AWS::IAM::ManagedPolicy":
+            raise SetupError(f"the template has no AWS::IAM::ManagedPolicy {name}")
+        documents.append(copy.deepcopy(policy["Properties"]["PolicyDocument"]))
+    return template, statements, documents[0], documents[1]
 
 
 def check_sids(label: str, statements: list[dict]) -> list[str]:
@@ -348,9 +354,10 @@ def parse_params(template: dict, given: list[str]) -> dict[str, str]:
 
 
 def plan(args: argparse.Namespace) -> tuple[list[Op], dict]:
-    template, function_statements, operator_document = read_template(Path(args.template))
+    template, function_statements, operator_document, consumer_document = read_template(Path(args.template))
     function_sids = check_sids("relay", function_statements)
     operator_sids = check_sids("operator", as_list(operator_document.get("Statement", [])))
+    consumer_sids = check_sids("consumer", as_list(consumer_document.get("Statement", [])))
     parameters = parse_params(template, args.param)
     stack = args.stack_name
     ctx = Context(parameters=parameters, stack_name=stack)
@@ -392,14 +399,15 @@ def plan(args: argparse.Namespace) -> tuple[list[Op], dict]:
     relay = prepare("relay", function_statements)
     operator = prepare("operator", as_list(operator_document["Statement"]))
     operator_version = operator_document.get("Version")
+    consumer = prepare("consumer", as_list(consumer_document["Statement"]))
+    consumer_version = consumer_document.get("Version")
 
     users = [User("admin", None), User("relay", relay)]
     users += [User(f"relay-without-{sid}", [s for s in relay if s["Sid"] != sid]) for sid in function_sids]
-    users.append(User("operator", operator, operator_version))
-    users += [
-        User(f"operator-without-{sid}", [s for s in operator if s["Sid"] != sid], operator_version)
-        for sid in operator_sids
-    ]
+    for label, statements, sids, version in (("operator", operator, operator_sids, operator_version),
+                                             ("consumer", consumer, consumer_sids, consumer_version)):
+        users.append(User(label, statements, version))
+        users += [User(f"{label}-without-{sid}", [s for s in statements if s["Sid"] != sid], version) for sid in sids]
 
     state: dict = {"names": names, "ctx": ctx, "users": users, "parameters": parameters,
                    "widened": widened, "aliased": aliased}

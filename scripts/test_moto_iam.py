@@ -105,10 +105,10 @@ class Rig:
         )
 
 
-def template_sids() -> tuple[list[str], list[str]]:
-    """Sids of the function's Policies and of OperatorPolicy, read from the YAML text itself
-    (independently of the rig's SAM transform): the Sid lines between `Policies:` and the next
-    resource, and between `OperatorPolicy:` and the next resource."""
+def template_sids() -> tuple[list[str], list[str], list[str]]:
+    """Sids of the function's Policies, of OperatorPolicy and of ConsumerPolicy, read from the YAML
+    text itself (independently of the rig's SAM transform): the Sid lines between `Policies:` and
+    the next resource, and between `OperatorPolicy:` (`ConsumerPolicy:`) and the next resource."""
     text = TEMPLATE.read_text()
 
     def sids_in(start: str, after: str) -> list[str]:
@@ -117,7 +117,8 @@ def template_sids() -> tuple[list[str], list[str]]:
         block = block[: end.start() + 1] if end else block
         return re.findall(r"-\s+Sid:\s*([A-Za-z0-9]+)", block)
 
-    return sids_in("\n      Policies:", "\n  WebhookRelayFunction:"), sids_in("\n  OperatorPolicy:", "\nResources:")
+    return (sids_in("\n      Policies:", "\n  WebhookRelayFunction:"), sids_in("\n  OperatorPolicy:", "\nResources:"),
+            sids_in("\n  ConsumerPolicy:", "\nResources:"))
 
 
 class IamAssertions(unittest.TestCase):
@@ -198,7 +199,7 @@ class DefaultTemplate(IamAssertions):
     def test_relay_policy_is_the_template_statements_resolved(self):
         info = self.rig.info
         policy = info["users"]["relay"]["policy"]
-        function_sids, _ = template_sids()
+        function_sids, _, _ = template_sids()
         self.assertEqual([s["Sid"] for s in policy["Statement"]], function_sids)
         prefix = info["parameters"]["ThumbnailPrefix"]
         by_sid = {s["Sid"]: s for s in policy["Statement"]}
@@ -208,12 +209,22 @@ class DefaultTemplate(IamAssertions):
         self.assertNotIn("Fn::", json.dumps(info["users"]))
         self.assertNotIn('"Ref"', json.dumps(info["users"]))
 
+    def test_consumer_policy_is_the_template_statements_resolved(self):
+        info = self.rig.info
+        _, _, consumer_sids = template_sids()
+        by_sid = {s["Sid"]: s for s in info["users"]["consumer"]["policy"]["Statement"]}
+        self.assertEqual(list(by_sid), consumer_sids)
+        prefix = info["parameters"]["ThumbnailPrefix"]
+        self.assertEqual(by_sid["ReceiveEvents"]["Resource"], info["queueArn"])
+        self.assertEqual(by_sid["ReadClaimChecks"]["Resource"], f"arn:aws:s3:::{info['bucket']}/events/oversize/*")
+        self.assertEqual(by_sid["ReadThumbnails"]["Resource"], f"arn:aws:s3:::{info['bucket']}/{prefix}*")
+
     def test_widened_are_exactly_the_action_only_statements(self):
         # Statements with secretsmanager: or cloudformation: actions (moto authorizes those by
         # action only) and nothing else.
         info = self.rig.info
         expected = []
-        for user in ("relay", "operator"):
+        for user in ("relay", "operator", "consumer"):
             for statement in info["users"][user]["policy"]["Statement"]:
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 if any(a.split(":")[0] in ("secretsmanager", "cloudformation") for a in actions):
@@ -223,7 +234,7 @@ class DefaultTemplate(IamAssertions):
         self.assertIn("ReadWebhookSecret", info["widened"])
         self.assertIn("ReadAndSetWebhookSecret", info["widened"])
         # Every other statement keeps its ARN scoping.
-        for user in ("relay", "operator"):
+        for user in ("relay", "operator", "consumer"):
             for statement in info["users"][user]["policy"]["Statement"]:
                 if statement["Sid"] not in info["widened"] and statement["Sid"] != "ReadMetricsAndAlarms":
                     for resource in statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]:
@@ -408,10 +419,10 @@ class DefaultTemplate(IamAssertions):
 
     def test_every_sid_has_a_without_user(self):
         users = self.rig.info["users"]
-        function_sids, operator_sids = template_sids()
-        self.assertTrue(function_sids and operator_sids)
-        expected = {"admin", "relay", "operator"}
-        for base, sids in (("relay", function_sids), ("operator", operator_sids)):
+        function_sids, operator_sids, consumer_sids = template_sids()
+        self.assertTrue(function_sids and operator_sids and consumer_sids)
+        expected = {"admin", "relay", "operator", "consumer"}
+        for base, sids in (("relay", function_sids), ("operator", operator_sids), ("consumer", consumer_sids)):
             full = users[base]["policy"]["Statement"]
             self.assertEqual([s["Sid"] for s in full], sids)
             for sid in sids:

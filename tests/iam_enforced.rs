@@ -4,7 +4,9 @@
 //!   spill, quarantine and the secret read all succeed;
 //! - each statement of the function's policy, removed in turn, makes its path fail;
 //! - relayctl with the operator policy the README documents: every command it grants works,
-//!   and without one statement the matching command fails with a one-line reason.
+//!   and without one statement the matching command fails with a one-line reason;
+//! - a consumer with the consumer policy reads what the relay sent (claim check and thumbnail
+//!   included) and nothing else; each of its statements, removed in turn, denies its action.
 //!
 //! moto authorizes Secrets Manager by action only, so moto_iam.py widens that statement to
 //! `*` for the run; its scoping to the stack's secret is checked by scripts/check_template.py.
@@ -14,6 +16,7 @@ mod support;
 
 use std::process::Command;
 
+use millicast_webhook_relay::aws::sdk as aws;
 use millicast_webhooks::samples::{self, SAMPLE_JPEG};
 use support::emulator::Deployment;
 use support::iam::IamMoto;
@@ -363,5 +366,244 @@ async fn relayctl_works_with_the_operator_policy() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    assert!(fixture.messages().await.is_empty());
+}
+
+async fn clients_as(moto: &IamMoto, user: &str) -> (aws_sdk_sqs::Client, aws_sdk_s3::Client) {
+    let sdk = moto.sdk_as(user, &moto.endpoint).await;
+    (aws::sqs_client(&sdk), aws::s3_client(&sdk, true))
+}
+
+/// IAM refused the call: HTTP 403 with AccessDenied in the body (read raw: moto answers the
+/// JSON-protocol SQS calls with an XML error body).
+macro_rules! assert_denied {
+    ($call:expr, $what:expr) => {{
+        match $call {
+            Ok(_) => panic!("{} was allowed", $what),
+            Err(error) => {
+                let raw = error
+                    .raw_response()
+                    .unwrap_or_else(|| panic!("{}: no HTTP answer: {error:?}", $what));
+                let body = String::from_utf8_lossy(raw.body().bytes().unwrap_or_default());
+                assert_eq!(raw.status().as_u16(), 403, "{}: {body}", $what);
+                assert!(body.contains("AccessDenied"), "{}: {body}", $what);
+            }
+        }
+    }};
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_needs_exactly_the_consumer_policy() {
+    let moto = IamMoto::start();
+    let fixture = moto.fixture().await;
+    let bucket = moto.bucket.as_str();
+    let queue = moto.queue_url.as_str();
+    // What the relay (with its own policy) leaves for consumers: an event, a claim check, a
+    // thumbnail and its announcement; and what is not theirs: a quarantined and a spilled delivery.
+    let relay_sdk = moto.sdk_as("relay", &moto.endpoint).await;
+    let config = fixture.config(&[("SQS_MAX_MESSAGE_BYTES", "2048")]);
+    let relay = fixture.relay_with(&config, &relay_sdk, &relay_sdk);
+    let feeds = samples::json_sample("feeds-started", now_ms()).unwrap();
+    for (request, status) in [
+        (json_webhook(&feeds, SECRET), "forwarded"),
+        (json_webhook(&oversize_event(), SECRET), "claim_checked"),
+        (thumbnail(SECRET), "stored"),
+    ] {
+        assert_eq!(
+            status_and_body(&relay.handle(request).await).1["status"],
+            status
+        );
+    }
+    let forged = samples::json_sample("feeds-ended", now_ms()).unwrap();
+    assert_eq!(
+        status_and_body(&relay.handle(json_webhook(&forged, OTHER_SECRET)).await).0,
+        401
+    );
+    let sqs_down = moto.sdk_as("relay", &closed_port_endpoint()).await;
+    let spilling = fixture.relay_with(&config, &relay_sdk, &sqs_down);
+    let spilled = samples::json_sample("media-completed", now_ms()).unwrap();
+    assert_eq!(
+        status_and_body(&spilling.handle(json_webhook(&spilled, SECRET)).await).1["status"],
+        "spilled"
+    );
+    let keys = fixture.keys().await;
+    let under = |prefix: &str| keys.iter().find(|k| k.starts_with(prefix)).unwrap().clone();
+    let (quarantined, undelivered) = (under("quarantine/"), under("undelivered/"));
+
+    // The consumer: receives the three messages, reads the claim check (and checks its
+    // sha256) and the thumbnail, holds one message longer, reads the queue's attributes.
+    let (sqs, s3) = clients_as(&moto, "consumer").await;
+    let mut received = Vec::new();
+    for _ in 0..10 {
+        let batch = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap();
+        received.extend(batch.messages().iter().cloned());
+        if received.len() >= 3 {
+            break;
+        }
+    }
+    assert_eq!(received.len(), 3, "{received:?}");
+    let kind = |message: &aws_sdk_sqs::types::Message| {
+        let attribute = |name: &str| {
+            message
+                .message_attributes()
+                .and_then(|a| a.get(name))
+                .and_then(|v| v.string_value())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        (attribute("type"), attribute("claimCheck"))
+    };
+    let body = |message: &aws_sdk_sqs::types::Message| -> serde_json::Value {
+        serde_json::from_str(message.body().unwrap()).unwrap()
+    };
+    let get = |key: String| s3.get_object().bucket(bucket).key(key).send();
+    let pointer = received.iter().find(|m| kind(m).1 == "true").unwrap();
+    let claim = &body(pointer)["claimCheck"];
+    let stored = get(claim["key"].as_str().unwrap().to_owned())
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(sha256_hex(&stored), claim["sha256"]);
+    let announcement = received.iter().find(|m| kind(m).0 == "thumbnail").unwrap();
+    let image_key = body(announcement)["data"]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let latest_key = format!(
+        "{}latest.jpg",
+        &image_key[..image_key.rfind('/').unwrap() + 1]
+    );
+    for key in [&image_key, &latest_key] {
+        let image = get(key.clone())
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(image.into_bytes().as_ref(), SAMPLE_JPEG, "{key}");
+    }
+    let handle =
+        |message: &aws_sdk_sqs::types::Message| message.receipt_handle().unwrap().to_owned();
+    sqs.change_message_visibility()
+        .queue_url(queue)
+        .receipt_handle(handle(&received[0]))
+        .visibility_timeout(120)
+        .send()
+        .await
+        .unwrap();
+    sqs.get_queue_attributes()
+        .queue_url(queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    // docs/contract.md's example message is this line's output (`-- --nocapture`), in the
+    // shape of SQS's ReceiveMessage answer.
+    let event = received.iter().find(|m| kind(m).0 == "feeds").unwrap();
+    let shown: std::collections::BTreeMap<_, _> = event
+        .message_attributes()
+        .unwrap()
+        .iter()
+        .map(|(name, value)| {
+            let value = serde_json::json!({"DataType": value.data_type(), "StringValue": value.string_value()});
+            (name.clone(), value)
+        })
+        .collect();
+    let shown = serde_json::json!({"Body": event.body(), "MessageAttributes": shown});
+    println!("{}", serde_json::to_string_pretty(&shown).unwrap());
+
+    // Nothing else: no sending, no dead-letter queue, no quarantine or spills, no listing.
+    assert_denied!(
+        sqs.send_message()
+            .queue_url(queue)
+            .message_body("{}")
+            .send()
+            .await,
+        "SendMessage"
+    );
+    assert_denied!(
+        sqs.receive_message().queue_url(&moto.dlq_url).send().await,
+        "ReceiveMessage on the dead-letter queue"
+    );
+    assert_denied!(get(quarantined.clone()).await, "GetObject quarantine/");
+    assert_denied!(get(undelivered.clone()).await, "GetObject undelivered/");
+    assert_denied!(
+        s3.list_objects_v2().bucket(bucket).send().await,
+        "ListBucket"
+    );
+    assert_denied!(
+        s3.delete_object()
+            .bucket(bucket)
+            .key(&image_key)
+            .send()
+            .await,
+        "DeleteObject of a thumbnail"
+    );
+
+    // Each statement is needed: without it, its action is denied.
+    let mut sids = moto.consumer_sids.clone();
+    sids.sort();
+    for sid in &sids {
+        let (sqs, s3) = clients_as(&moto, &format!("consumer-without-{sid}")).await;
+        let get = |key: String| s3.get_object().bucket(bucket).key(key).send();
+        match sid.as_str() {
+            "ReceiveEvents" => {
+                assert_denied!(sqs.receive_message().queue_url(queue).send().await, sid)
+            }
+            "DeleteEvents" => assert_denied!(
+                sqs.delete_message()
+                    .queue_url(queue)
+                    .receipt_handle(handle(&received[1]))
+                    .send()
+                    .await,
+                sid
+            ),
+            "ChangeEventVisibility" => assert_denied!(
+                sqs.change_message_visibility()
+                    .queue_url(queue)
+                    .receipt_handle(handle(&received[1]))
+                    .visibility_timeout(0)
+                    .send()
+                    .await,
+                sid
+            ),
+            "ReadQueueAttributes" => assert_denied!(
+                sqs.get_queue_attributes()
+                    .queue_url(queue)
+                    .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                    .send()
+                    .await,
+                sid
+            ),
+            "ReadClaimChecks" => {
+                assert_denied!(get(claim["key"].as_str().unwrap().to_owned()).await, sid)
+            }
+            "ReadThumbnails" => assert_denied!(get(image_key.clone()).await, sid),
+            other => panic!("consumer statement {other} has no action in this test: add one"),
+        }
+    }
+    assert_eq!(sids.len(), 6, "{sids:?}");
+
+    // Done with them: delete (DeleteEvents), and the queue is empty for the admin too.
+    for message in &received {
+        sqs.delete_message()
+            .queue_url(queue)
+            .receipt_handle(handle(message))
+            .send()
+            .await
+            .unwrap();
+    }
     assert!(fixture.messages().await.is_empty());
 }

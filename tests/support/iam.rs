@@ -17,9 +17,12 @@ pub struct IamMoto {
     pub endpoint: String,
     pub bucket: String,
     pub queue_url: String,
+    pub dlq_url: String,
     pub secret_arn: String,
     users: HashMap<String, (String, String)>,
     pub sids: Vec<String>,
+    /// The Sids of ConsumerPolicy (a `consumer-without-<Sid>` user each).
+    pub consumer_sids: Vec<String>,
 }
 
 impl Drop for IamMoto {
@@ -45,17 +48,24 @@ impl IamMoto {
                 (name.clone(), (key("accessKeyId"), key("secretAccessKey")))
             })
             .collect::<HashMap<_, _>>();
-        let sids = users
-            .keys()
-            .filter_map(|name| name.strip_prefix("relay-without-").map(str::to_owned))
-            .collect();
+        let without = |base: &str| -> Vec<String> {
+            let prefix = format!("{base}-without-");
+            users
+                .keys()
+                .filter_map(|name| name.strip_prefix(&prefix).map(str::to_owned))
+                .collect()
+        };
+        let sids = without("relay");
+        let consumer_sids = without("consumer");
         Self {
             endpoint: text("endpoint"),
             bucket: text("bucket"),
             queue_url: text("queueUrl"),
+            dlq_url: text("dlqUrl"),
             secret_arn: text("secretArn"),
             users,
             sids,
+            consumer_sids,
             process,
         }
     }
