@@ -64,6 +64,7 @@ test("every kind of body is validated against the contract", () => {
     // A known type whose payload does not match it.
     '{"type":"feeds","event":"started","timestamp":1,"data":{"active":"yes"}}',
     '{"type":"thumbnail","event":"stored","timestamp":1,"data":{"key":"k"}}',
+    '{"type":"feeds","event":"started","data":{"active":true}}',
   ]) {
     assert.throws(() => parse(unreadable), Unreadable, unreadable);
   }
@@ -96,6 +97,8 @@ test("a claim check is resolved and checked", async () => {
   c = consumer({ [key]: Buffer.from(`${BIG} `) });
   assert.deepEqual(await c.run([record("tampered", pointer(BIG))]), ["tampered"]);
   assert.deepEqual(await consumer().run([record("gone", pointer(BIG))]), ["gone"]);
+  const malformed = '{"type":"media","event":"completed","timestamp":1,"data":{},"claimCheck":{"bucket":"b"}}';
+  assert.deepEqual(await consumer().run([record("malformed", malformed)]), ["malformed"]);
   // A pointer must lead to a platform webhook.
   const nested = pointer(BIG);
   c = consumer({ [key]: Buffer.from(nested) });

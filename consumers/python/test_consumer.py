@@ -69,6 +69,7 @@ class Validation(unittest.TestCase):
             # A known type whose payload does not match it.
             '{"type":"feeds","event":"started","timestamp":1,"data":{"active":"yes"}}',
             '{"type":"thumbnail","event":"stored","timestamp":1,"data":{"key":"k"}}',
+            '{"type":"feeds","event":"started","data":{"active":true}}',
         ]:
             with self.assertRaises(consumer.Unreadable, msg=unreadable):
                 parse(unreadable)
@@ -109,6 +110,8 @@ class Batches(unittest.TestCase):
         c = Consumer({("b", "events/oversize/k.json"): BIG.encode() + b" "})
         self.assertEqual(c.run(record("tampered", pointer(BIG))), ["tampered"])
         self.assertEqual(Consumer().run(record("gone", pointer(BIG))), ["gone"])
+        malformed = '{"type":"media","event":"completed","timestamp":1,"data":{},"claimCheck":{"bucket":"b"}}'
+        self.assertEqual(Consumer().run(record("malformed", malformed)), ["malformed"])
         # A pointer must lead to a platform webhook.
         nested = pointer(BIG)
         c = Consumer({("b", "events/oversize/k.json"): nested.encode()})
