@@ -8,17 +8,18 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test venv lint template unit events run package bench fuzz fuzz-check lock clean domain-crate vendor-client-test contract contract-test
+.PHONY: test venv lint template unit events run package bench fuzz fuzz-check lock clean domain-crate vendor-client-test contract contract-test consumers-test
 
 CARGO_FUZZ := .tools/bin/cargo-fuzz
 FUZZ_TARGETS := signature_header envelope thumbnail_key handler
 FUZZ_SECONDS ?= 60
 VENDOR_CLIENT_STAMP := tests/vendor-client/node_modules/.installed
 CONTRACT_TEST_STAMP := tests/contract/node_modules/.installed
+CONSUMER_NODE_STAMP := consumers/node/node_modules/.installed
 
 # The three tiers (unit, integration against moto, end-to-end under cargo-lambda's emulator),
 # with the operator CLI (`cli` feature) built and tested too.
-test: venv lint template fuzz-check vendor-client-test contract-test
+test: venv lint template fuzz-check vendor-client-test contract-test consumers-test
 	$(VENV)/bin/python -m unittest scripts/test_local_platform.py scripts/test_moto_iam.py scripts/test_contract.py
 	$(VENV)/bin/python scripts/check_elf.py --self-test
 	cargo test --features cli --all-targets
@@ -77,6 +78,16 @@ $(VENDOR_CLIENT_STAMP): tests/vendor-client/package.json tests/vendor-client/pac
 	cd tests/vendor-client && npm ci --no-audit --no-fund
 	touch $@
 
+# The Python and Node consumers' unit tests; installs what tests/consumers.rs (under cargo test)
+# needs to run all three consumers on what the relay sent.
+consumers-test: venv $(CONSUMER_NODE_STAMP)
+	$(VENV)/bin/python -m unittest discover -s consumers/python
+	cd consumers/node && node --test
+
+$(CONSUMER_NODE_STAMP): consumers/node/package.json consumers/node/package-lock.json
+	cd consumers/node && npm ci --no-audit --no-fund
+	touch $@
+
 venv: $(VENV_STAMP)
 
 $(VENV_STAMP): requirements-dev.txt
@@ -130,4 +141,4 @@ lock:
 
 clean:
 	cargo clean
-	rm -rf $(VENV) .aws-sam tests/vendor-client/node_modules tests/contract/node_modules
+	rm -rf $(VENV) .aws-sam tests/vendor-client/node_modules tests/contract/node_modules consumers/node/node_modules
