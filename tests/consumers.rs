@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
 use millicast_webhooks::samples::{self, JSON_SAMPLES, SAMPLE_JPEG};
 use serde_json::{Value, json};
 use support::emulator::cargo_lambda;
@@ -255,61 +255,39 @@ async fn receive_as_lambda_records(fixture: &Fixture) -> Vec<Value> {
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
         .unwrap();
     let mut records = Vec::new();
-    loop {
-        let output = fixture
-            .sqs
-            .receive_message()
-            .queue_url(&fixture.queue_url)
-            .max_number_of_messages(10)
-            .message_attribute_names("All")
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .unwrap();
-        if output.messages().is_empty() {
-            return records;
-        }
-        for message in output.messages() {
-            let attributes: serde_json::Map<String, Value> = message
-                .attributes()
-                .into_iter()
-                .flatten()
-                .map(|(name, value)| (name.as_str().to_owned(), value.clone().into()))
-                .collect();
-            let message_attributes: serde_json::Map<String, Value> = message
-                .message_attributes()
-                .into_iter()
-                .flatten()
-                .map(|(name, value)| {
-                    (
-                        name.clone(),
-                        json!({"stringValue": value.string_value(), "stringListValues": [],
-                               "binaryListValues": [], "dataType": value.data_type()}),
-                    )
-                })
-                .collect();
-            records.push(json!({
-                "messageId": message.message_id(),
-                "receiptHandle": message.receipt_handle(),
-                "body": message.body(),
-                "attributes": attributes,
-                "messageAttributes": message_attributes,
-                "md5OfBody": message.md5_of_body(),
-                "md5OfMessageAttributes": message.md5_of_message_attributes(),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": "us-east-1",
-            }));
-            fixture
-                .sqs
-                .delete_message()
-                .queue_url(&fixture.queue_url)
-                .receipt_handle(message.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
+    for message in fixture.drain_queue().await {
+        let attributes: serde_json::Map<String, Value> = message
+            .attributes()
+            .into_iter()
+            .flatten()
+            .map(|(name, value)| (name.as_str().to_owned(), value.clone().into()))
+            .collect();
+        let message_attributes: serde_json::Map<String, Value> = message
+            .message_attributes()
+            .into_iter()
+            .flatten()
+            .map(|(name, value)| {
+                (
+                    name.clone(),
+                    json!({"stringValue": value.string_value(), "stringListValues": [],
+                           "binaryListValues": [], "dataType": value.data_type()}),
+                )
+            })
+            .collect();
+        records.push(json!({
+            "messageId": message.message_id(),
+            "receiptHandle": message.receipt_handle(),
+            "body": message.body(),
+            "attributes": attributes,
+            "messageAttributes": message_attributes,
+            "md5OfBody": message.md5_of_body(),
+            "md5OfMessageAttributes": message.md5_of_message_attributes(),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": arn,
+            "awsRegion": "us-east-1",
+        }));
     }
+    records
 }
 
 fn relayctl_redrive(fixture: &Fixture) -> String {

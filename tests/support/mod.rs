@@ -599,8 +599,9 @@ impl Fixture {
             .unwrap_or_else(|| panic!("no object {key}"))
     }
 
-    /// Receives (and deletes) every message currently on the queue.
-    pub async fn messages(&self) -> Vec<ReceivedMessage> {
+    /// Receives (and deletes) every message currently on the queue, as SQS returns them (every
+    /// message and system attribute).
+    pub async fn drain_queue(&self) -> Vec<aws_sdk_sqs::types::Message> {
         let mut all = Vec::new();
         loop {
             let output = self
@@ -613,39 +614,11 @@ impl Fixture {
                 .send()
                 .await
                 .unwrap();
-            let batch = output.messages();
+            let batch = output.messages().to_vec();
             if batch.is_empty() {
                 return all;
             }
             for message in batch {
-                let attributes = message
-                    .message_attributes()
-                    .map(|attrs| {
-                        attrs
-                            .iter()
-                            .map(|(name, value)| {
-                                (
-                                    name.clone(),
-                                    (
-                                        value.data_type().to_owned(),
-                                        value.string_value().unwrap_or_default().to_owned(),
-                                    ),
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let system = message.attributes();
-                let system_value =
-                    |name: MessageSystemAttributeName| system.and_then(|s| s.get(&name)).cloned();
-                all.push(ReceivedMessage {
-                    body: message.body().unwrap_or_default().to_owned(),
-                    attributes,
-                    group_id: system_value(MessageSystemAttributeName::MessageGroupId),
-                    deduplication_id: system_value(
-                        MessageSystemAttributeName::MessageDeduplicationId,
-                    ),
-                });
                 self.sqs
                     .delete_message()
                     .queue_url(&self.queue_url)
@@ -653,8 +626,43 @@ impl Fixture {
                     .send()
                     .await
                     .unwrap();
+                all.push(message);
             }
         }
+    }
+
+    /// Receives (and deletes) every message currently on the queue.
+    pub async fn messages(&self) -> Vec<ReceivedMessage> {
+        let mut all = Vec::new();
+        for message in self.drain_queue().await {
+            let attributes = message
+                .message_attributes()
+                .map(|attrs| {
+                    attrs
+                        .iter()
+                        .map(|(name, value)| {
+                            (
+                                name.clone(),
+                                (
+                                    value.data_type().to_owned(),
+                                    value.string_value().unwrap_or_default().to_owned(),
+                                ),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let system = message.attributes();
+            let system_value =
+                |name: MessageSystemAttributeName| system.and_then(|s| s.get(&name)).cloned();
+            all.push(ReceivedMessage {
+                body: message.body().unwrap_or_default().to_owned(),
+                attributes,
+                group_id: system_value(MessageSystemAttributeName::MessageGroupId),
+                deduplication_id: system_value(MessageSystemAttributeName::MessageDeduplicationId),
+            });
+        }
+        all
     }
 
     /// Asserts that nothing reached SQS and that S3 holds exactly `count` objects, all kept in
