@@ -11,9 +11,10 @@ use aws_sdk_s3::error::DisplayErrorContext;
 use crate::contract::Message;
 use crate::ports::{EventQueue, IoError};
 use crate::relay::keys::UNDELIVERED_PREFIX;
-use crate::relay::message::{Provenance, QueueMessage, claim_check_attribute, idempotency_key};
+use crate::relay::message::{
+    Provenance, QueueMessage, claim_check_attribute, idempotency_key, sha256_hex,
+};
 use millicast_webhooks::Envelope;
-use sha2::{Digest, Sha256};
 
 /// What happened to one spilled object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +135,7 @@ pub fn spilled_message(
                 .next()
                 .and_then(|t| t.parse().ok())
                 .unwrap_or(0);
-            idempotency_key(spill.webhook_id, time, &hex::encode(Sha256::digest(&body)))
+            idempotency_key(spill.webhook_id, time, &sha256_hex(&body))
         }
     };
     let provenance = Provenance {

@@ -9,7 +9,6 @@ use bytes::Bytes;
 use lambda_http::http::StatusCode;
 use lambda_http::tracing::warn;
 use lambda_http::{Body, Response};
-use sha2::{Digest, Sha256};
 
 use crate::ports::{EventQueue, IoError, ObjectPut, ObjectStore, PutCondition, PutOutcome};
 use crate::relay::clock::{now_ms, rfc3339_ms};
@@ -17,7 +16,8 @@ use crate::relay::config::PathSettings;
 use crate::relay::error::{RelayError, json_response};
 use crate::relay::keys::{claim_check_key, undelivered_key};
 use crate::relay::message::{
-    AttributeValue, ClaimCheck, Provenance, QueueMessage, idempotency_key, sqs_accepts_body,
+    AttributeValue, ClaimCheck, Provenance, QueueMessage, idempotency_key, sha256_hex,
+    sqs_accepts_body,
 };
 use crate::relay::metrics::{LogSink, Summary, stdout_sink};
 use crate::relay::thumbnail::ThumbnailPlan;
@@ -77,10 +77,6 @@ pub fn stored_content_type(header: Option<&str>) -> String {
     } else {
         "application/octet-stream".to_owned()
     }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// Printable ASCII, bounded: fit for S3 metadata.

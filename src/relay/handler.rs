@@ -17,7 +17,6 @@ use bytes::Bytes;
 use lambda_http::http::{HeaderMap, HeaderValue, Method, header};
 use lambda_http::tracing::warn;
 use lambda_http::{Body, Request, RequestExt, Response};
-use sha2::{Digest, Sha256};
 
 use millicast_webhooks::{Envelope, SIGNATURE_HEADER, Signature, ThumbnailHeaders};
 
@@ -27,7 +26,7 @@ use crate::relay::config::Config;
 pub use crate::relay::delivery::Accepted;
 use crate::relay::delivery::Delivery;
 use crate::relay::error::RelayError;
-use crate::relay::message::{Provenance, idempotency_key};
+use crate::relay::message::{Provenance, idempotency_key, sha256_hex};
 use crate::relay::metrics::{LogSink, Summary, emf_line, stdout_sink};
 use crate::relay::quarantine::{
     Admission, DeliveryHeaders, QuarantineGate, QuarantineReason, Quarantined, keep,
@@ -91,7 +90,7 @@ pub fn plan(
         return Ok(Planned::Thumbnail);
     }
     let envelope = Envelope::parse(&webhook.body).map_err(|_| {
-        summary.sha256 = Some(hex::encode(Sha256::digest(&webhook.body)));
+        summary.sha256 = Some(sha256_hex(&webhook.body));
         RelayError::MalformedEvent
     })?;
     summary.kind = Some(envelope.kind.clone());
@@ -137,11 +136,7 @@ pub async fn accept_verified<S: ObjectStore, Q: EventQueue>(
             let provenance = Provenance {
                 signature: Some(headers.signature.to_owned()),
                 webhook_id,
-                idempotency_key: idempotency_key(
-                    webhook_id,
-                    received_ms,
-                    &hex::encode(Sha256::digest(&body)),
-                ),
+                idempotency_key: idempotency_key(webhook_id, received_ms, &sha256_hex(&body)),
             };
             // JSON parsing has validated the bytes as UTF-8.
             let body = String::from_utf8(body).map_err(|_| RelayError::MalformedEvent)?;
@@ -301,7 +296,7 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
         let (signature_header, signature) = match signature_of(&parts.headers) {
             Ok(found) => found,
             Err(error) => {
-                summary.sha256 = Some(hex::encode(Sha256::digest(&body)));
+                summary.sha256 = Some(sha256_hex(&body));
                 return Err(error);
             }
         };
@@ -326,7 +321,7 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
                     RelayError::SecretUnavailable => QuarantineReason::SecretUnavailable,
                     _ => QuarantineReason::InvalidSignature,
                 };
-                let sha256 = hex::encode(Sha256::digest(&body));
+                let sha256 = sha256_hex(&body);
                 self.keep(body, &sha256, &headers, reason, received_ms, summary)
                     .await;
                 summary.sha256 = Some(sha256);

@@ -32,6 +32,12 @@ pub fn idempotency_key(webhook_id: Option<i64>, received_ms: i64, body_sha256_he
     hex::encode(&digest[..16])
 }
 
+/// Lowercase hex SHA-256 of `bytes`: the relay's content hash (S3 keys, metadata, logs, the
+/// idempotency key).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// A typed SQS message attribute value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttributeValue {

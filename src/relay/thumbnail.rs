@@ -3,8 +3,8 @@
 //! Only the image bytes are signed. The stream id and timestamp headers are checked segment by
 //! segment so that no value can steer a key outside the configured prefix.
 
+use crate::relay::message::sha256_hex;
 use millicast_webhooks::ThumbnailHeaders;
-use sha2::{Digest, Sha256};
 
 use crate::ports::ObjectHead;
 
@@ -61,7 +61,7 @@ pub struct ThumbnailPlan {
 impl ThumbnailPlan {
     /// Builds the plan for `image`; `now_ms` stands in for a missing or invalid timestamp header.
     pub fn new(prefix: &str, headers: &ThumbnailHeaders<'_>, image: &[u8], now_ms: u64) -> Self {
-        let sha256_hex = hex::encode(Sha256::digest(image));
+        let sha256_hex = sha256_hex(image);
         let (account, stream) = headers.account_and_stream();
         let folder = format!(
             "{prefix}{}/{}/",
