@@ -136,19 +136,6 @@ impl ObjectSource for aws_sdk_s3::Client {
     }
 }
 
-/// The hook types contract/message.schema.json describes, as the model reads them, and the
-/// relay's own `thumbnail`: a body of one of these that the model can only keep as `Unknown`
-/// does not match the contract.
-const DESCRIBED_TYPES: [&str; 7] = [
-    "feeds",
-    "recordings",
-    "recording",
-    "media",
-    "transcoder",
-    "viewerConnection",
-    "thumbnail",
-];
-
 /// A body read with the typed model, held to what the contract requires of it.
 fn read(body: &[u8]) -> Result<Message, String> {
     let message = Message::parse(body).map_err(|e| format!("not a message: {e}"))?;
@@ -159,7 +146,13 @@ fn read(body: &[u8]) -> Result<Message, String> {
         Message::ClaimCheck { .. } => Ok(message),
         // A pointer the model could not read would otherwise pass for the event itself.
         _ if value.get("claimCheck").is_some() => Err("a malformed claim check".into()),
-        Message::Webhook(WebhookEvent::Unknown(_)) if DESCRIBED_TYPES.contains(&kind) => mismatch(),
+        // A hook type the contract describes (or the relay's own `thumbnail`) that the model
+        // can only keep whole does not match the contract.
+        Message::Webhook(WebhookEvent::Unknown(_))
+            if kind == "thumbnail" || WebhookEvent::is_typed_kind(kind) =>
+        {
+            mismatch()
+        }
         Message::Webhook(WebhookEvent::Unknown(_)) => Ok(message),
         // The model defaults a missing `event`, `timestamp` or `data`; the contract requires them.
         _ if value["event"].is_string()

@@ -125,6 +125,19 @@ mod tests {
     use schemars::generate::SchemaSettings;
 
     #[test]
+    fn the_described_hook_types_are_the_ones_the_model_types() {
+        for hook in HOOK_BODIES {
+            for kind in hook.types {
+                assert!(crate::WebhookEvent::is_typed_kind(kind), "{kind}");
+            }
+        }
+        let described = HOOK_BODIES.iter().flat_map(|h| h.types).count();
+        assert_eq!(described, 6);
+        assert!(!crate::WebhookEvent::is_typed_kind("thumbnail"));
+        assert!(!crate::WebhookEvent::is_typed_kind("clips"));
+    }
+
+    #[test]
     fn every_hook_type_gets_a_definition_referring_to_its_data() {
         let mut generator = SchemaSettings::draft2020_12().into_generator();
         add_webhook_definitions(&mut generator, &["thumbnail"]);

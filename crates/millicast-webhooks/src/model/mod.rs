@@ -94,6 +94,16 @@ impl WebhookEvent {
         Self::from_value(whole)
     }
 
+    /// Whether the model types webhooks whose `type` is `kind` (in any case, as [`Self::parse`]
+    /// reads it): a body of such a type that still parses as [`Self::Unknown`] lacks what its
+    /// type requires, while any other type is one the platform added later.
+    pub fn is_typed_kind(kind: &str) -> bool {
+        matches!(
+            kind.to_ascii_lowercase().as_str(),
+            "feeds" | "recordings" | "recording" | "media" | "transcoder" | "viewerconnection"
+        )
+    }
+
     /// The same, from a JSON value already parsed.
     pub fn from_value(whole: Value) -> Result<Self, ParseError> {
         if !whole.is_object() {
