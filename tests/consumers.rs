@@ -11,13 +11,12 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
 use millicast_webhooks::samples::{self, JSON_SAMPLES, SAMPLE_JPEG};
 use serde_json::{Value, json};
-use support::emulator::cargo_lambda;
+use support::emulator::{Owned, cargo_lambda, start_emulator};
 use support::*;
 
 /// What one consumer did with one record, in a form shared by the three.
@@ -156,41 +155,10 @@ fn run_node(event_file: &Path) -> Run {
     parse_json_lines("node", &checked_stdout("node", &output))
 }
 
-/// A process killed (by its PID) when dropped.
-struct Owned(Child);
-
-impl Drop for Owned {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// The `example-consumer` binary as Lambda runs it: polling cargo-lambda's Runtime API, which
 /// `cargo lambda invoke` feeds the event; its JSON log lines tell what it did.
 fn run_rust(event_file: &Path) -> Run {
-    let port = free_port();
-    let _emulator = Owned(
-        Command::new(cargo_lambda())
-            .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1"])
-            .arg("-P")
-            .arg(port.to_string())
-            .current_dir(project_dir())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start cargo lambda watch (make test installs it in .venv)"),
-    );
-    wait_for_port(port);
+    let (_emulator, port) = start_emulator();
     let log_path = event_file.with_extension("rust.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let consumer = Owned(

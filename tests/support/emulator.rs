@@ -27,7 +27,33 @@ pub fn cargo_lambda() -> PathBuf {
 }
 
 /// A process killed (by its PID) when dropped.
-struct Owned(Child);
+pub struct Owned(pub Child);
+
+/// `cargo lambda watch --only-lambda-apis` on a free loopback port, listening: the Runtime API
+/// (`http://127.0.0.1:{port}/.rt`) and the function URLs. Stopped when the `Owned` is dropped.
+pub fn start_emulator() -> (Owned, u16) {
+    let port = free_port();
+    let emulator = Owned(
+        Command::new(cargo_lambda())
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "-A",
+                "127.0.0.1",
+                "-P",
+            ])
+            .arg(port.to_string())
+            .current_dir(project_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start cargo lambda watch (run `make test`, which installs it in .venv)"),
+    );
+    wait_for_port(port, "cargo lambda watch");
+    (emulator, port)
+}
 
 impl Drop for Owned {
     fn drop(&mut self) {
@@ -60,26 +86,7 @@ impl Deployment {
     /// Starts `instances` relay processes polling the same Runtime API, as Lambda runs several
     /// instances of a function under load (each with its own secrets and quarantine cap).
     pub async fn start_instances(fixture: Fixture, env: &[(&str, &str)], instances: usize) -> Self {
-        let port = free_port();
-        let emulator = Owned(
-            Command::new(cargo_lambda())
-                .args([
-                    "lambda",
-                    "watch",
-                    "--only-lambda-apis",
-                    "-A",
-                    "127.0.0.1",
-                    "-P",
-                ])
-                .arg(port.to_string())
-                .current_dir(project_dir())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start cargo lambda watch (run `make test`, which installs it in .venv)"),
-        );
-        wait_for_port(port, "cargo lambda watch");
+        let (emulator, port) = start_emulator();
 
         let log_path =
             std::env::temp_dir().join(format!("relay-e2e-{}-{port}.log", std::process::id()));
