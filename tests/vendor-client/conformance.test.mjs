@@ -8,8 +8,9 @@
 // Where the vendor's source on GitHub (DolbyIO/dolbyio-rest-apis-client-node) is newer than the npm
 // release, its request shape is exercised through the 5.0.1 package's own transport: `webhooks.test`
 // (6.0.0, not published on npm) and the webhook fields its newer types add (isMediaHooks,
-// isViewerConnectionHooks, reEnable, disabled). Where the vendor's types and MILLICAST.md disagree,
-// the answer follows MILLICAST.md and the test names the disagreement (DEVIATIONS below).
+// isViewerConnectionHooks, reEnable, disabled). Where the vendor's types and the local platform
+// (scripts/local_platform.py, after docs/platform.md) disagree, the test names the disagreement
+// (DEVIATIONS below).
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -104,8 +105,9 @@ function parseReturnTypes(source) {
 const dts = (file) => readFileSync(require.resolve(`${PACKAGE}/dist/streaming/${file}`), 'utf8');
 const TYPES = parseInterfaces(dts('types/webhooks.d.ts'));
 const RETURNS = parseReturnTypes(dts('webhooks.d.ts'));
-// The webhook as the vendor's newer source types it (src/streaming/types/webhooks.ts at 6.0.0,
-// commit 6e76d29, not on npm): restated here, names and types only, to check answers against too.
+// The webhook as the vendor's newer source types it (DolbyIO/dolbyio-rest-apis-client-node,
+// streaming/types/webhooks.ts under its src/, at 6.0.0, commit 6e76d29, not on npm): restated
+// here, names and types only, to check answers against too.
 const NEWER = parseInterfaces(`interface Webhook { id: number; url: string; secret: string;
     isFeedHooks: boolean; isRecordingHooks: boolean; isThumbnailHooks: boolean; isTranscoderHooks: boolean;
     isMediaHooks: boolean; isViewerConnectionHooks: boolean; disabled?: { until: string; reason: string; }; }`);
@@ -140,11 +142,11 @@ function describe(value) {
 
 // Where the answers knowingly differ from the vendor's types (each also in the final report):
 const DEVIATIONS = {
-    // 5.0.1's Webhook has isClipHooks; MILLICAST.md's webhook object has no such field, and the
+    // 5.0.1's Webhook has isClipHooks; the documented webhook object has no such field, and the
     // vendor's newer types dropped it for isMediaHooks and isViewerConnectionHooks.
     clip: (where) => `${where}.isClipHooks: missing`,
-    // The newer types declare `disabled?: {until, reason}` (absent when enabled); MILLICAST.md says
-    // `disabled` is null when the webhook is enabled, and so does the local platform.
+    // The newer types declare `disabled?: {until, reason}` (absent when enabled); the OpenAPI
+    // document allows null (docs/platform.md), and the local platform answers null when enabled.
     disabledNull: (where) => `${where}.disabled: object expected, got null`,
 };
 
@@ -220,8 +222,8 @@ async function rejection(promise) {
     return { status: Number(m[1]), envelope: JSON.parse(m[2]) };
 }
 
-// `webhooks.test` as the vendor's newer source sends it (src/streaming/webhooks.ts at 6.0.0): a POST
-// with Content-Type but no body, through the same transport as every other call.
+// `webhooks.test` as the vendor's newer source sends it (streaming/webhooks.ts under its src/, at
+// 6.0.0): a POST with Content-Type but no body, through the same transport as every other call.
 const sendTest = (apiSecret, webhookType) => transport.sendPost({
     hostname: urls.getRtsHostname(),
     path: `/api/webhooks/test/${webhookType}`,
@@ -294,13 +296,13 @@ test('add: POST /api/webhooks/ (trailing slash) with 5.0.1\'s AddWebhookRequest'
     assert.equal(first.url, request.url);
     assert.equal(Buffer.from(first.secret, 'base64').length, 32);
     assert.deepEqual(HOOK_FLAGS.map((flag) => first[flag]), [true, false, true, false, false, false]);
-    // isClipHooks is not a field of the platform's webhook (MILLICAST.md): ignored, like any unknown field.
+    // isClipHooks is not a field of the platform's webhook (docs/platform.md): ignored, like any unknown field.
     assert.equal('isClipHooks' in first, false);
     assert.equal(first.filter, null);
     assert.equal(first.disabled, null);
 });
 
-test('add: the fields of the newer types and MILLICAST.md pass through the client', async () => {
+test('add: the fields of the newer types and the documented webhook pass through the client', async () => {
     const request = { url: hookUrl('/second'), isFeedHooks: false, isMediaHooks: true, isViewerConnectionHooks: true,
         filter: '^cam-' };
     const created = await webhooks.add(SECRET, request);
@@ -482,7 +484,7 @@ test('re-enable: reEnable (newer source), or a new url (as its types document)',
     await sent();
 });
 
-test('remove: DELETE /api/webhooks/{id} answers true (MILLICAST.md), where 5.0.1 declares a Webhook', async () => {
+test('remove: DELETE /api/webhooks/{id} answers true (the local platform; relayctl takes either), where 5.0.1 declares a Webhook', async () => {
     assert.equal(RETURNS.remove, 'Webhook');
     const answer = await webhooks.remove(SECRET, first.id);
     await assertSent({ method: 'DELETE', target: `/api/webhooks/${first.id}` });

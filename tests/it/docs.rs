@@ -1,7 +1,6 @@
 //! The documentation says only what exists: every relative link (and `#anchor`) of the README,
 //! `docs/` and the other READMEs resolves, every `relayctl …` command they show is a real
 //! subcommand whose flags its `--help` lists, and every `make …` target is in the Makefile.
-#![cfg(feature = "cli")]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -303,4 +302,171 @@ fn the_checks_catch_what_they_look_for() {
         .output()
         .unwrap();
     assert!(!unknown.status.success());
+}
+
+/// The files git tracks that a reader reads as text (sources, scripts, docs, the template).
+fn tracked_text_files() -> Vec<PathBuf> {
+    let output = Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(root())
+        .output()
+        .expect("git ls-files");
+    assert!(output.status.success(), "git ls-files failed");
+    const TEXT: [&str; 14] = [
+        "rs", "md", "py", "sh", "mjs", "js", "toml", "yaml", "yml", "txt", "in", "json", "html",
+        "css",
+    ];
+    output
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|name| !name.is_empty())
+        .map(|name| root().join(String::from_utf8_lossy(name).as_ref()))
+        .filter(|path| {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let extension = path.extension().unwrap_or_default().to_string_lossy();
+            (TEXT.contains(&extension.as_ref()) || name == "Makefile" || name == "run")
+                && !name.ends_with("-lock.json")
+                && !name.ends_with(".lock")
+        })
+        .collect()
+}
+
+/// The repository paths a text names: tokens that start with one of the repository's top
+/// folders and end in a file name with an extension (`src/relay/handler.rs`, `docs/deploy.md`).
+/// Placeholders and globs (`{`, `*`, `<`) are not paths.
+fn named_paths(text: &str) -> Vec<String> {
+    const FOLDERS: [&str; 13] = [
+        "src/",
+        "tests/",
+        "docs/",
+        "scripts/",
+        "crates/",
+        "contract/",
+        "events/",
+        "consumers/",
+        "examples/",
+        "benches/",
+        "fuzz/",
+        "samples/",
+        ".ci/",
+    ];
+    let is_path_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-');
+    let mut found = Vec::new();
+    for (start, _) in text.char_indices() {
+        let before = text[..start].chars().next_back();
+        if before.is_some_and(|c| is_path_char(c) || c == '$' || c == '{' || c == '~') {
+            continue;
+        }
+        let rest = &text[start..];
+        if !FOLDERS.iter().any(|folder| rest.starts_with(folder)) {
+            continue;
+        }
+        let end = rest.find(|c: char| !is_path_char(c)).unwrap_or(rest.len());
+        if rest[end..].starts_with(['{', '*', '<']) {
+            continue;
+        }
+        let token = rest[..end].trim_end_matches(['.', '-', '/']);
+        let file = token.rsplit('/').next().unwrap_or_default();
+        // `events/oversize/` is a prefix in the bucket, not the repository's events/ folder.
+        let in_bucket = token.starts_with("events/oversize/");
+        if file.contains('.') && !file.starts_with('.') && !in_bucket {
+            found.push(token.to_owned());
+        }
+    }
+    found
+}
+
+/// Where a path named in `file` may be relative to: the repository, the file's own folder, or
+/// the nearest folder above it with its own manifest (a crate or a Node package).
+fn resolves(file: &Path, named: &str) -> bool {
+    let root = root();
+    if root.join(named).exists() {
+        return true;
+    }
+    let mut dir = file.parent();
+    while let Some(current) = dir {
+        if !current.starts_with(&root) || current == root {
+            break;
+        }
+        let is_package =
+            current.join("Cargo.toml").exists() || current.join("package.json").exists();
+        if current.join(named).exists() && (is_package || Some(current) == file.parent()) {
+            return true;
+        }
+        dir = current.parent();
+    }
+    false
+}
+
+/// The notes the project started from live outside the repository; nothing may send a reader there.
+fn outside_references() -> Vec<String> {
+    let mut names: Vec<String> = ["DESIGN", "MILLICAST", "TOOLING"]
+        .iter()
+        .map(|name| format!("{name}.md"))
+        .collect();
+    names.push(format!("..{}shared", '/'));
+    names
+}
+
+#[test]
+fn every_file_the_repository_names_is_in_it() {
+    let files = tracked_text_files();
+    assert!(files.len() > 50, "found only {} files", files.len());
+    let outside = outside_references();
+    let mut wrong = BTreeSet::new();
+    // This file holds the check's own controls (paths that must not resolve).
+    let this_file = root().join(file!());
+    for file in files.iter().filter(|file| **file != this_file) {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        let shown = file
+            .strip_prefix(root())
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        for name in &outside {
+            if text.contains(name.as_str()) {
+                wrong.insert(format!(
+                    "{shown}: names {name}, which is not in the repository"
+                ));
+            }
+        }
+        for named in named_paths(&text) {
+            if !resolves(file, &named) {
+                wrong.insert(format!("{shown}: {named} does not exist"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "references to files that are not in the repository:\n{}",
+        wrong.into_iter().collect::<Vec<_>>().join("\n")
+    );
+}
+
+#[test]
+fn the_reference_check_finds_paths_and_skips_placeholders() {
+    assert_eq!(
+        named_paths(
+            "see src/aws.rs, `docs/deploy.md#prerequisites` and (tests/it/main.rs); \
+             not thumbnails/{account}/x.jpg, src/relay/ nor undelivered/2021/a.json \
+             nor my-src/x.rs nor $HOME/docs/x.md nor docs/*.md nor src/<x>.rs \
+             nor events/oversize/ab.json"
+        ),
+        ["src/aws.rs", "docs/deploy.md", "tests/it/main.rs"]
+    );
+    let here = root().join("tests/it/docs.rs");
+    assert!(resolves(&here, "tests/it/main.rs"));
+    assert!(!resolves(&here, "src/aws.rs"));
+    // Relative to a crate of the workspace.
+    assert!(resolves(
+        &root().join("crates/millicast-webhooks/README.md"),
+        "src/signature.rs"
+    ));
+    assert!(outside_references().iter().all(|name| !name.is_empty()));
+    assert!(
+        tracked_text_files().contains(&root().join(file!())),
+        "file!() names this file from the repository's root"
+    );
 }

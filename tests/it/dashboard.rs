@@ -14,16 +14,14 @@
 //!
 //! Mutations of the template (the system log level at WARN, …) must each be caught.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
+use crate::support::*;
 use millicast_webhook_relay::relay::metrics::{COUNT_METRICS, LATENCY_METRIC, NAMESPACE};
 use millicast_webhooks::samples::{self, SAMPLE_JPEG};
 use serde_json::Value;
-use support::*;
 
 /// Metrics AWS publishes in these namespaces and the one dimension the template may name them by:
 /// Lambda's function metrics and its function URL metrics per FunctionName (function URLs:

@@ -1,12 +1,11 @@
 //! `relayctl status` against moto (a CloudFormation stack with the template's outputs, SQS, S3,
 //! CloudWatch metrics and alarms) and the local platform: the healthy case, then each red case
 //! on its own, with the line that says so and the exit code.
-#![cfg(feature = "cli")]
-
-mod support;
 
 use std::process::Command;
 
+use crate::support::platform::{API_SECRET, LocalPlatform};
+use crate::support::*;
 use aws_sdk_cloudwatch::types::{
     ComparisonOperator, Dimension, MetricDatum, StateValue, Statistic,
 };
@@ -14,8 +13,6 @@ use millicast_webhook_relay::operator::platform::{
     HookSet, HookType, NewWebhook, PlatformClient, TestDelivery, WebhookUpdate,
 };
 use serde_json::Value;
-use support::platform::{API_SECRET, LocalPlatform};
-use support::*;
 
 struct Rig {
     fixture: Fixture,

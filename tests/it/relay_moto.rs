@@ -1,9 +1,7 @@
 //! Integration tier: the handler, fed function-URL requests, against moto S3/SQS over HTTP.
 //! Every assertion reads back what landed in S3 or SQS.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 /// The documented `feeds`/`started` body, stamped `timestamp`.
 fn feeds_started(timestamp: i64) -> String {

@@ -1,10 +1,8 @@
-//! The Lambda's TLS trust (src/aws.rs): only the Amazon Trust Services roots, compiled in.
+//! The Lambda's TLS trust (src/aws/sdk.rs): only the Amazon Trust Services roots, compiled in.
 //! - the roots are exactly the five Amazon publishes, checked by their SHA-256 fingerprints;
 //! - a TLS connection to a local HTTPS endpoint whose certificate chains to none of them is
 //!   refused, while the same endpoint is reached once its (private) root is trusted (so the
 //!   refusal is about trust, not about reaching the server).
-
-mod support;
 
 use std::process::Child;
 
@@ -79,7 +77,7 @@ struct UntrustedEndpoint {
 }
 
 fn start_untrusted_endpoint() -> UntrustedEndpoint {
-    let (process, line) = support::start_script("tls_server.py", std::iter::empty::<&str>());
+    let (process, line) = crate::support::start_script("tls_server.py", std::iter::empty::<&str>());
     let setup: serde_json::Value = serde_json::from_str(&line).unwrap();
     UntrustedEndpoint {
         url: format!("https://127.0.0.1:{}", setup["port"]),

@@ -1,13 +1,10 @@
 //! relayctl against a real relay (the end-to-end rig) and against independent vectors.
-#![cfg(feature = "cli")]
-
-mod support;
 
 use std::process::{Command, Output, Stdio};
 
+use crate::support::emulator::Deployment;
+use crate::support::*;
 use millicast_webhooks::samples::{JSON_SAMPLES, SAMPLE_JPEG};
-use support::emulator::Deployment;
-use support::*;
 
 fn relayctl(args: &[&str], stdin: &[u8]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_relayctl"));

@@ -2,12 +2,10 @@
 //! emulated function URL (which base64-encodes binary bodies exactly as AWS does), and results
 //! read back from moto S3/SQS.
 
-mod support;
-
+use crate::support::emulator::Deployment;
+use crate::support::*;
 use millicast_webhook_relay::events;
 use millicast_webhooks::samples::{self, JSON_SAMPLES, SAMPLE_JPEG};
-use support::emulator::Deployment;
-use support::*;
 
 async fn post(url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, serde_json::Value) {
     post_with(url, "POST", headers, body).await

@@ -2,15 +2,12 @@
 //! really sends, the relay runs under the emulator (several instances, Secrets Manager mode,
 //! against moto), and relayctl runs as a user runs it, with `--stack` read from a moto stack.
 //! Every delivery the platform recorded is looked for where the relay put it, by content.
-#![cfg(feature = "cli")]
-
-mod support;
 
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use support::rig::*;
-use support::*;
+use crate::support::rig::*;
+use crate::support::*;
 
 /// The two load tests take turns: each runs three relay instances, moto and the platform, and on
 /// two cores they would otherwise halve each other's throughput.

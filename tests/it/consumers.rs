@@ -5,19 +5,16 @@
 //! claim check whose object is gone. Each consumer runs on the same SQS event, built as Lambda
 //! delivers it, and all must agree: the same batch item failures, every delivery handled once.
 //! Also runs the Python and Node local runners against the queue itself.
-#![cfg(feature = "cli")]
-
-mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::support::emulator::{Owned, cargo_lambda, start_emulator};
+use crate::support::*;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
 use millicast_webhooks::samples::{self, JSON_SAMPLES, SAMPLE_JPEG};
 use serde_json::{Value, json};
-use support::emulator::{Owned, cargo_lambda, start_emulator};
-use support::*;
 
 /// What one consumer did with one record, in a form shared by the three.
 #[derive(Debug, Clone, PartialEq, Eq)]

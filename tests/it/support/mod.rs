@@ -2,7 +2,7 @@
 //! per-test buckets and queues, function-URL requests built as AWS delivers them, and
 //! read-back helpers. Nothing here is mocked: the relay talks to moto over HTTP through the
 //! real AWS SDK clients.
-#![allow(dead_code)] // each test binary uses its own subset
+#![allow(dead_code)] // a build without the cli feature uses a subset
 
 pub mod emulator;
 pub mod faults;
@@ -30,15 +30,17 @@ use millicast_webhook_relay::aws::s3::S3ObjectStore;
 use millicast_webhook_relay::aws::sdk as aws;
 use millicast_webhook_relay::aws::secretsmanager::secret_store;
 use millicast_webhook_relay::aws::sqs::SqsEventQueue;
+#[cfg(feature = "operator")]
 use millicast_webhook_relay::operator::replay::{ReplayOptions, Replayed, replay_quarantine};
 use millicast_webhook_relay::relay::config::SecretConfig;
 use millicast_webhook_relay::relay::delivery::Delivery;
 use millicast_webhook_relay::relay::secrets::SecretStore;
+#[cfg(feature = "operator")]
 use millicast_webhook_relay::relay::secrets::WebhookVerifier;
 use millicast_webhook_relay::{Config, Relay, events};
 use millicast_webhooks::samples;
 
-/// MILLICAST.md's documented test secret.
+/// The secret of the platform's signature test vector (docs/platform.md).
 pub const SECRET: &str = samples::TEST_SECRET;
 /// A secret being rotated out.
 pub const PREVIOUS_SECRET: &str = "cHJldmlvdXMtc2VjcmV0LWR1cmluZy1yb3RhdGlvbg==";
@@ -481,6 +483,7 @@ impl Fixture {
     }
 
     /// Runs the library's quarantine replay with `verifiers`; (replayed, kept with reasons).
+    #[cfg(feature = "operator")]
     pub async fn replay(
         &self,
         config: &Config,

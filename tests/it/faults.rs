@@ -2,14 +2,16 @@
 //! mid-run) between the relay and moto. Every verified event must end in SQS, in
 //! `undelivered/`, or — only when S3 was down too — in an ERROR log record with its body.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::faults::black_hole;
+#[cfg(feature = "cli")]
+use crate::support::faults::{FaultProxy, Mode};
+use crate::support::*;
 use millicast_webhook_relay::aws::sdk as aws;
-use millicast_webhooks::samples::{self, JSON_SAMPLES, SAMPLE_JPEG};
-use support::faults::{FaultProxy, Mode, black_hole};
-use support::*;
+#[cfg(feature = "cli")]
+use millicast_webhooks::samples::JSON_SAMPLES;
+use millicast_webhooks::samples::{self, SAMPLE_JPEG};
 
 /// A signed thumbnail with the platform's sample headers, stamped `ts`.
 fn thumbnail(image: &[u8], ts: i64) -> lambda_http::Request {
@@ -138,6 +140,7 @@ async fn black_hole_everywhere_still_answers_inside_the_function_timeout() {
 }
 
 /// The outcome of one request of the mixed run.
+#[cfg(feature = "cli")]
 struct Sent {
     body: Vec<u8>,
     thumbnail: bool,

@@ -1,6 +1,5 @@
 //! `contract/message.schema.json` is generated from the typed model (`make contract`), never
 //! edited by hand: fail when the committed file differs from what the model gives.
-#![cfg(feature = "schema")]
 
 #[test]
 fn the_committed_message_schema_is_the_models() {

@@ -10,17 +10,14 @@
 //!
 //! moto authorizes Secrets Manager by action only, so moto_iam.py widens that statement to
 //! `*` for the run; its scoping to the stack's secret is checked by scripts/check_template.py.
-#![cfg(feature = "cli")]
-
-mod support;
 
 use std::process::Command;
 
+use crate::support::emulator::Deployment;
+use crate::support::iam::IamMoto;
+use crate::support::*;
 use millicast_webhook_relay::aws::sdk as aws;
 use millicast_webhooks::samples::{self, SAMPLE_JPEG};
-use support::emulator::Deployment;
-use support::iam::IamMoto;
-use support::*;
 
 /// A JSON event larger than the 2 KiB SQS limit the tests configure: it goes by claim check.
 fn oversize_event() -> String {

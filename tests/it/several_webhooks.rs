@@ -3,15 +3,12 @@
 //! a webhook added in the dashboard is kept in quarantine until its secret is set, then
 //! replayed. Every delivery the platform made is found where the relay put it, with the id of
 //! the webhook that sent it.
-#![cfg(feature = "cli")]
-
-mod support;
 
 use std::time::{Duration, Instant};
 
+use crate::support::rig::*;
+use crate::support::*;
 use serde_json::Value;
-use support::rig::*;
-use support::*;
 
 /// Streams the traffic uses: `live-*` for the account-wide webhook, `cam-*` also for the
 /// thumbnail-only and camera webhooks (their filter is `^cam-`).
@@ -138,7 +135,7 @@ async fn a_dashboard_webhook_is_kept_until_its_secret_is_set_then_replayed() {
     // Added in the dashboard, at the function URL itself; relayctl is not told.
     let platform = millicast_webhook_relay::operator::platform::PlatformClient::new(
         &rig.platform.url,
-        support::platform::API_SECRET,
+        crate::support::platform::API_SECRET,
     )
     .unwrap();
     let added = platform

@@ -3,14 +3,12 @@
 //! hostile (unsigned) thumbnail headers are stored under a safe key inside the prefix.
 //! All log output of the suite is captured and must never contain a secret.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 
+use crate::support::*;
 use lambda_http::Request;
 use millicast_webhook_relay::events;
 use millicast_webhooks::samples::{self, SAMPLE_JPEG};
-use support::*;
 
 const MAX_BODY: usize = 65_536;
 

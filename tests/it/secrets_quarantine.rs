@@ -1,13 +1,13 @@
-//! Zero loss across a secret renewal (DESIGN.md, "Secrets and quarantine"), against moto's
+//! Zero loss across a secret renewal (docs/architecture.md, "Quarantine and replay"), against moto's
 //! S3, SQS and Secrets Manager over HTTP: the relay reads its secret from Secrets Manager,
 //! re-reads it on a mismatch, keeps what it cannot verify, and replay recovers every delivery.
 //! Forged deliveries are never forwarded, not even by replay.
 
-mod support;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::support::faults::{FaultProxy, Mode};
+use crate::support::*;
 use millicast_webhook_relay::aws::secretsmanager::read_secrets;
 use millicast_webhook_relay::aws::{sdk as aws, secretsmanager};
 use millicast_webhook_relay::operator::replay::ReplayOptions;
@@ -15,8 +15,6 @@ use millicast_webhook_relay::relay::config::Config;
 use millicast_webhook_relay::relay::secrets::SecretSet;
 use millicast_webhook_relay::relay::secrets::WebhookVerifier;
 use millicast_webhooks::samples::{self, JSON_SAMPLES, SAMPLE_JPEG};
-use support::faults::{FaultProxy, Mode};
-use support::*;
 
 /// The renewed secret (base64 of "renewed-secret-0123456789").
 const NEW_SECRET: &str = "cmVuZXdlZC1zZWNyZXQtMDEyMzQ1Njc4OQ==";

@@ -1,4 +1,3 @@
-#![cfg(feature = "operator")]
 //! The platform client against the local stand-in of the platform (scripts/local_platform.py),
 //! one instance per test: every endpoint, every error, and the test deliveries the platform
 //! sends to a receiver run here.
