@@ -6,11 +6,11 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crate::ports::QueueMessage;
 use crate::ports::SecretSource;
 use crate::ports::{
     EventQueue, IoError, ObjectHead, ObjectPut, ObjectStore, PutCondition, PutOutcome,
 };
-use crate::relay::message::QueueMessage;
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {

@@ -5,13 +5,14 @@
 //! SDK, and [`memory`] in process for unit tests, benchmarks and fuzzing.
 
 pub mod memory;
+pub mod queue;
 
 use std::future::Future;
 use std::pin::Pin;
 
 use bytes::Bytes;
 
-use crate::relay::message::QueueMessage;
+pub use queue::QueueMessage;
 
 /// When a write may happen.
 #[derive(Debug, Clone, PartialEq, Eq)]
