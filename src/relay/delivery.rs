@@ -1,5 +1,4 @@
-//! Making a verified delivery durable (DESIGN.md "Thumbnail path", "Event path" and "Never lose
-//! a verified event"): thumbnails to S3, events to SQS — by claim check when too large, spilled
+//! Making a verified delivery durable (docs/architecture.md, "The durability ladder"): thumbnails to S3, events to SQS — by claim check when too large, spilled
 //! to S3 `undelivered/` when SQS fails, logged whole when S3 fails too.
 //!
 //! The Lambda and `relayctl quarantine replay` both deliver through [`Delivery`], so a replayed
@@ -388,7 +387,12 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
             };
             match self.store.put(attempt).await {
                 Ok(PutOutcome::Stored) => return Ok(()),
-                Ok(PutOutcome::ConditionFailed) => continue,
+                Ok(PutOutcome::ConditionFailed) => {
+                    // Another writer won this round: let the writers of the same stream spread
+                    // out before comparing again (each loser either wins later or finds a
+                    // newer image there and stops).
+                    tokio::time::sleep(latest_backoff(&plan.sha256_hex)).await;
+                }
                 Err(IoError(cause)) => return Err(cause),
             }
         }
@@ -399,8 +403,20 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
 }
 
 /// Compare-and-write rounds of `latest.jpg` before giving up (only concurrent writers of the
-/// same stream make a round fail).
-const LATEST_ATTEMPTS: usize = 4;
+/// same stream make a round fail; each round that fails lets one writer through).
+const LATEST_ATTEMPTS: usize = 12;
+
+/// 5–36 ms, different for each writer and each round: no two losers retry in step.
+fn latest_backoff(image_sha256_hex: &str) -> std::time::Duration {
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    let image = image_sha256_hex
+        .get(..8)
+        .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+        .unwrap_or(0);
+    std::time::Duration::from_millis(5 + u64::from((clock ^ image) % 32))
+}
 
 /// What a spill or claim check keeps of a message for `relayctl redrive`: its provenance, and
 /// the stream a claim-check pointer's body no longer names.
