@@ -78,7 +78,7 @@ $(VENDOR_CLIENT_STAMP): tests/vendor-client/package.json tests/vendor-client/pac
 	cd tests/vendor-client && npm ci --no-audit --no-fund
 	touch $@
 
-# The Python and Node consumers' unit tests; installs what tests/consumers.rs (under cargo test)
+# The Python and Node consumers' unit tests; installs what tests/it/consumers.rs (under cargo test)
 # needs to run all three consumers on what the relay sent.
 consumers-test: venv $(CONSUMER_NODE_STAMP)
 	$(VENV)/bin/python -m unittest discover -s consumers/python

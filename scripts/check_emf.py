@@ -1,5 +1,5 @@
 """Checks log records against the published CloudWatch embedded metric format (EMF) specification,
-independently of the relay's own writer (tests/dashboard.rs feeds it the records the real handler
+independently of the relay's own writer (tests/it/dashboard.rs feeds it the records the real handler
 wrote on every path).
 
 Usage: check_emf.py FILE|-      one JSON log record per line

@@ -13,7 +13,7 @@ Fails unless:
 - the operator policy (for relayctl) stays scoped: Secrets Manager only on the stack's secret,
   CloudFormation only on the stack, S3 only on the stack's bucket, SQS only on its queues, and
   "*" only for the CloudWatch reads that cannot be scoped (moto cannot check these scopes:
-  tests/iam_enforced.rs widens them for its run);
+  tests/it/iam_enforced.rs widens them for its run);
 - the consumer policy (for consumers of the queue) is exactly: sqs:ReceiveMessage, DeleteMessage,
   ChangeMessageVisibility and GetQueueAttributes on the stack's event queue, s3:GetObject on
   events/oversize/* (claim checks) and on the thumbnail prefix; it is output as ConsumerPolicyArn;

@@ -2,9 +2,10 @@
 for tests and local runs: its Webhooks REST API, and a webhook sender that delivers signed
 events and thumbnails the way the platform does (one POST per event, no retries, no ordering).
 
-Python 3.11, standard library only. The spec is MILLICAST.md (the platform facts the project
-collected from the platform's documentation, OpenAPI document and sample receivers); where it is
-silent, the choices made here are listed under "Assumptions where MILLICAST.md is silent".
+Python 3.11, standard library only. The spec is docs/platform.md (the platform facts the project
+relies on, each with its public source: the documentation, the OpenAPI document, the sample
+receivers); where it is silent, the choices made here are listed under "Assumptions where
+docs/platform.md is silent".
 
 Usage
 -----
@@ -31,13 +32,14 @@ instead (for running it by hand in the background with stdin at /dev/null). Logs
   --account-id ID   the account id put in generated payloads and stream ids.
   --jpeg FILE       the base image of every thumbnail (default: samples/thumbnail.jpg).
 
-The platform API (as MILLICAST.md describes it)
------------------------------------------------
+The platform API (as docs/platform.md describes it)
+---------------------------------------------------
     POST   /api/webhooks                       create: url, isFeedHooks required; the other
                                                is*Hooks flags and filter optional
     GET    /api/webhooks/{id}                  the webhook, secret included
     PUT    /api/webhooks/{id}                  url, refreshSecret, is*Hooks, reEnable, filter
-    DELETE /api/webhooks/{id}                  data: true
+    DELETE /api/webhooks/{id}                  data: true (the OpenAPI document gives the removed
+                                               webhook; clients must take either, as relayctl does)
     GET    /api/webhooks/list?startingId=&itemCount=&isDescending=
     POST   /api/webhooks/test/{Feeds|Recordings|Media|Thumbnail|Transcoder|ViewerConnection}
                                                optional body {"streamName", "transcoderName"};
@@ -122,8 +124,8 @@ envelopes (400 fail per field for bad parameters, 404 error for unknown ids or r
          any chunked transfer coding is removed (lossy UTF-8, "" when none); status = the HTTP
          status answered. Kept in memory (no cap).
 
-Assumptions where MILLICAST.md is silent
-----------------------------------------
+Assumptions where docs/platform.md is silent
+--------------------------------------------
 - Auth: `Authorization: Bearer <API secret>` (scheme case-insensitive, secret compared in
   constant time) on every /api/ path, checked before routing; missing or wrong -> 401
   {"status":"error","message":"Unauthorized: missing or invalid API secret","code":401,
@@ -137,7 +139,7 @@ Assumptions where MILLICAST.md is silent
   an empty body counts as {} (so POST /api/webhooks with it fails on url and isFeedHooks).
   Unknown body fields are ignored; the request Content-Type is not checked. Among them
   `isClipHooks`, which the vendor's Node client 5.0.1 still types (its newer source has
-  isMediaHooks and isViewerConnectionHooks instead): MILLICAST.md's webhook has no such field, so
+  isMediaHooks and isViewerConnectionHooks instead): the documented webhook has no such field, so
   it is neither an alias of isMediaHooks nor part of the webhook object.
 - POST: url must be a string holding an absolute http:// or https:// URL with a host (the real
   platform asks for a publicly reachable https endpoint; the stand-in accepts http and
@@ -301,7 +303,7 @@ TEST_TYPES = {
 TRANSCODER_STATUS = {"ACTIVE": "Active", "STOPPED": "Shutdown", "DELETED": "Deleted"}
 CLUSTERS = ("lon-1", "fra-1", "iad-1", "sfo-1", "sgp-1", "bom-1")
 
-# MILLICAST.md's test vector.
+# The signature test vector of docs/platform.md.
 VECTOR_SECRET = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 VECTOR_BODY = (
     b'{"type":"feeds","event":"started","timestamp":1638463486489,"data":{"feedId":'

@@ -6,7 +6,7 @@ Run from the repository root:  .venv/bin/python -m unittest scripts/test_contrac
 What validates: the body of every committed events/*.json the relay accepts (the rejected ones,
 named for why, are skipped; the malformed one must fail), every JSON body the local platform
 stand-in (scripts/local_platform.py) generates for each hook type and test type, the examples of
-MILLICAST.md (the platform's documentation), and every example message of asyncapi.yaml (body
+docs/platform.md (the platform's documentation), and every example message of asyncapi.yaml (body
 against its own definition, attributes against its message's `headers`). What must not: a feeds
 body whose data.active is a string, an announcement without `key`, a pointer without `sha256`;
 and no body of a known type may pass as OtherWebhook.
@@ -15,13 +15,13 @@ asyncapi.yaml declares the bodies `application/schema+json;version=draft-07` (th
 has no 2020-12 parser); every body here gets the same verdict from Draft7Validator as from
 Draft202012Validator, so that declaration changes nothing.
 
-What the schema had to guess where MILLICAST.md is silent (or vague) — a consumer should not rely
+What the schema had to guess where the platform's documentation is silent (or vague) — a consumer should not rely
 on more than this:
 - ids: `feedId`, `mediaAssetId`, `transcoderId` are strings (uuid / hex in the examples);
-  `recordFileId` and `tokenId` integers in recordings and media (MILLICAST.md says "int" for
+  `recordFileId` and `tokenId` integers in recordings and media (the documentation says "int" for
   recordings only; media's example has an integer). The thumbnail announcement's `tokenId` is a
   string: it is the unsigned X-Millicast-Token-Id header as received.
-- optional: MILLICAST.md says "all but ids may be absent"; the schema makes every `data` member
+- optional: the documentation promises no `data` member in every body; the schema makes every `data` member
   optional and nullable, ids included (nothing on the platform's side promises them), but
   requires `type`, `event`, `timestamp` (integer, epoch ms) and `data` on the known types.
 - untyped: feeds `priority`, media `channelId` and `metadata`, recordings `metadata.sizes` (no
@@ -68,7 +68,7 @@ REFUSED = {
     "thumbnail": "a JPEG: becomes a ThumbnailStoredMessage",
 }
 
-# The platform's documentation (MILLICAST.md), verbatim: the signature test vector's body and
+# The platform's documentation (docs/platform.md), verbatim: the signature test vector's body and
 # the five documented examples.
 DOCUMENTED = [
     '{"type":"feeds","event":"started","timestamp":1638463486489,"data":{"feedId":"369e4a86-f937-4254-bd9f-99dc484d2bd6","accountId":"ZG6NWV","name":"sample_stream","streamId":"ZG6NWV/sample_stream","started":1638463486359,"active":true}}',

@@ -1,4 +1,4 @@
-"""An HTTPS server on 127.0.0.1 whose certificate a freshly made private root signed, for tests/tls.rs.
+"""An HTTPS server on 127.0.0.1 whose certificate a freshly made private root signed, for tests/it/tls.rs.
 
 Prints one JSON line, {"port": …, "root_pem": "…"} (the bound port and the root's certificate), and
 answers every request with 400 and a small XML error until stdin reaches EOF (so it never

@@ -1,5 +1,5 @@
 """Unit tests of the consumer's pure parts (no AWS): validation, attributes, claim checks,
-deduplication and batch item failures. tests/consumers.rs runs it on what the real relay sent."""
+deduplication and batch item failures. tests/it/consumers.rs runs it on what the real relay sent."""
 
 import hashlib
 import json

@@ -15,7 +15,7 @@
 //!
 //! TLS: the Lambda trusts the five Amazon Trust Services roots, compiled in, instead of the
 //! system trust store, which the SDK's default client loads from `/etc/ssl` (147 files opened
-//! per cold start on the build machine; init 9.9 → 4.1 ms without it, README Performance). AWS
+//! per cold start on the build machine; init 9.9 → 4.1 ms without it, docs/performance.md). AWS
 //! service endpoints chain to these roots; relayctl, run on operators' machines (perhaps behind
 //! a TLS-inspecting proxy), keeps the system store.
 
@@ -100,7 +100,7 @@ pub async fn load_lambda_sdk_config() -> Result<SdkConfig, aws_smithy_http_clien
 /// The self-signed certificates of the Amazon Trust Services roots — Amazon Root CA 1 to 4 and
 /// Starfield Services Root Certificate Authority - G2 — which Amazon recommends a custom trust
 /// store include, all five (<https://www.amazontrust.com/repository/>). Taken from Debian's
-/// ca-certificates 20230311 (Mozilla's root store); tests/tls.rs checks each against the
+/// ca-certificates 20230311 (Mozilla's root store); tests/it/tls.rs checks each against the
 /// SHA-256 fingerprints Amazon publishes there.
 pub const AMAZON_ROOTS_PEM: &str = include_str!("amazon_roots.pem");
 

@@ -1,5 +1,5 @@
-//! Replaying quarantined deliveries (`relayctl quarantine replay`; DESIGN.md, "Secrets and
-//! quarantine": *Replay*).
+//! Replaying quarantined deliveries (`relayctl quarantine replay`; docs/architecture.md,
+//! "Quarantine and replay").
 //!
 //! Each kept delivery is verified again against the secrets given; one that verifies goes down
 //! exactly the relay's own paths ([`accept_verified`]: event → SQS with its attributes, claim

@@ -5,7 +5,7 @@
 //! but after the first one is freed it raises its threshold to that size (up to 32 MB) and
 //! serves the next ones from the heap, where freed memory stays resident. A fixed threshold
 //! keeps every large buffer in its own mapping, unmapped on free: peak RSS after 1,000 mixed
-//! events went from 21.0 to 18.8 MB in `make bench`'s RSS run, non-LTO builds (README, Performance).
+//! events went from 21.0 to 18.8 MB in `make bench`'s RSS run, non-LTO builds (docs/performance.md).
 
 /// The size from which glibc maps each allocation on its own (its initial default).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]

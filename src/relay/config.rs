@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::relay::secrets::{DEFAULT_REFRESH_INTERVAL, SecretSet, WebhookSecret};
 
-/// Defaults of DESIGN.md.
+/// The defaults (docs/configuration.md lists them).
 pub const DEFAULT_THUMBNAIL_PREFIX: &str = "thumbnails/";
 pub const DEFAULT_REPLAY_WINDOW_SECONDS: u64 = 300;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
@@ -51,7 +51,7 @@ pub enum SecretConfig {
     },
 }
 
-/// What is kept of deliveries that could not be verified (DESIGN.md "Quarantine").
+/// What is kept of deliveries that could not be verified (docs/architecture.md, "Quarantine and replay").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuarantineConfig {
     /// `QUARANTINE`

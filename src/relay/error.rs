@@ -6,7 +6,7 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use millicast_webhooks::SignatureError;
 
-/// Why a request was not accepted. Client errors carry the `{"error":"<code>"}` codes of DESIGN.md;
+/// Why a request was not accepted. Client errors carry the `{"error":"<code>"}` codes of docs/architecture.md, "Order of checks";
 /// server errors never reveal their cause to the caller (it is logged instead).
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum RelayError {

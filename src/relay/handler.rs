@@ -1,4 +1,4 @@
-//! Request handling, in DESIGN.md's order of checks:
+//! Request handling, in the order of checks of docs/architecture.md:
 //!
 //! 1. method;
 //! 2. size;

@@ -1,4 +1,4 @@
-//! The Lambda's request path, in DESIGN.md's order: method, size, signature (secrets,
+//! The Lambda's request path, in the order of docs/architecture.md: method, size, signature (secrets,
 //! quarantine), route, replay window, then making the delivery durable (thumbnails to S3, events
 //! to SQS, claim checks and spills). Pure logic over the [`crate::ports`]; no AWS types.
 

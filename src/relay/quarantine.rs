@@ -1,5 +1,5 @@
-//! What the relay keeps of a delivery it could not verify (DESIGN.md, "Secrets and quarantine":
-//! *Quarantine*).
+//! What the relay keeps of a delivery it could not verify (docs/architecture.md, "Quarantine and
+//! replay").
 //!
 //! The platform switches to a renewed secret at once and never retries, so a delivery signed
 //! with a secret the relay does not know yet is kept — never forwarded — until

@@ -126,7 +126,7 @@ impl ThumbnailPlan {
             > (current_ms, current.metadata("sha256").unwrap_or_default())
     }
 
-    /// The SQS message announcing a stored thumbnail (DESIGN.md "Thumbnail path").
+    /// The SQS message announcing a stored thumbnail (docs/contract.md).
     pub fn stored_event(&self, bucket: &str, size: usize, content_type: &str) -> String {
         serde_json::json!({
             "type": "thumbnail",

@@ -1,7 +1,8 @@
 //! Realistic sample webhooks, exactly as the platform serializes them, for tests and tools
 //! (feature `samples`).
 
-/// MILLICAST.md's documented test secret (base64).
+/// The secret of the signature test vector (base64; docs/platform.md, "Signature", in the
+/// relay's repository).
 pub const TEST_SECRET: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 /// A secret the relay is not configured with, for the `wrong-secret` sample.
 pub const WRONG_SECRET: &str = "c29tZWJvZHktZWxzZXMtc2VjcmV0";

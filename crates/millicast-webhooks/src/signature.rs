@@ -172,7 +172,7 @@ mod tests {
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
 
-    // MILLICAST.md's test vector, checked there with two independent implementations.
+    // The platform test vector (docs/platform.md, "Signature"), computed with Python's hmac.
     const DOC_SECRET_B64: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
     const DOC_BODY: &[u8] = br#"{"type":"feeds","event":"started","timestamp":1638463486489,"data":{"feedId":"369e4a86-f937-4254-bd9f-99dc484d2bd6","accountId":"ZG6NWV","name":"sample_stream","streamId":"ZG6NWV/sample_stream","started":1638463486359,"active":true}}"#;
     const DOC_HEADER: &str = "sha1=dfde8e23a8c06e6c522a67d50fe7412283f653f9";

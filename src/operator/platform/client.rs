@@ -115,8 +115,8 @@ impl PlatformClient {
         answer.decode("a webhook", &self.api_secret)
     }
 
-    /// `DELETE /api/webhooks/{id}`. MILLICAST.md's `data` is `true`; the vendor's Node client
-    /// types it as the removed webhook: either one is success.
+    /// `DELETE /api/webhooks/{id}`. The OpenAPI document and the vendor's Node client give the
+    /// removed webhook as `data`, older documentation `true` (docs/platform.md): either is success.
     pub async fn delete_webhook(&self, id: i64) -> Result<(), PlatformError> {
         let path = format!("/api/webhooks/{id}");
         let answer = self

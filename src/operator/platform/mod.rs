@@ -1,4 +1,4 @@
-//! A typed client of the platform's Webhooks REST API (MILLICAST.md, "Webhooks REST API"):
+//! A typed client of the platform's Webhooks REST API (docs/platform.md, "The REST calls used"):
 //! what `relayctl` uses to register the relay, change its hook types and renew its secret.
 //!
 //! Every answer is one of the platform's three envelopes — `success` (the `data`), `fail`

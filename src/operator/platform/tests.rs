@@ -10,7 +10,7 @@ use serde_json::Value;
 const API_SECRET: &str = "test-api-secret-0123456789";
 const SIGNING_SECRET: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
-/// A webhook as MILLICAST.md shows the object, disabled by the platform.
+/// A webhook object as the platform documents it (docs/platform.md), disabled by the platform.
 const DISABLED_WEBHOOK: &str = r#"{
     "id": 42,
     "url": "https://relay.example.com/hook",

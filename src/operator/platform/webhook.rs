@@ -380,7 +380,7 @@ pub struct WebhookUpdate {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub re_enable: Option<bool>,
     /// `Some(Some(regex))` replaces the filter; `Some(None)` sends `filter: null`, which the
-    /// local stand-in reads as "no filter" (MILLICAST.md only says the field is nullable).
+    /// local stand-in reads as "no filter" (the documentation only says the field is nullable).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filter: Option<Option<String>>,
 }

@@ -1,5 +1,5 @@
-//! Where the webhook secrets come from and when they are re-read (DESIGN.md, "Secrets and
-//! quarantine": *Where the secrets live* and *Refresh on mismatch*).
+//! Where the webhook secrets come from and when they are re-read (docs/architecture.md, "Secrets
+//! and their refresh").
 //!
 //! - Literal secrets (`WEBHOOK_SECRET`, `WEBHOOK_SECRET_PREVIOUS`) never change.
 //! - A Secrets Manager secret (`WEBHOOK_SECRET_ID`) holding `{"current","previous"}` (or a plain
@@ -32,7 +32,7 @@ pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
 mod testing {
     use millicast_webhooks::{Signature, WebhookSecret, sign};
 
-    pub const OLD: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // MILLICAST.md's
+    pub const OLD: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // the test vector's
     pub const NEW: &str = "bmV3LXNlY3JldC1hZnRlci1yZW5ld2Fs"; // base64 of "new-secret-after-renewal"
 
     pub fn secret(b64: &str) -> WebhookSecret {
