@@ -1,7 +1,6 @@
 //! The round-trip proof: a test thumbnail from the platform, looked for where the relay stores
 //! it, and which hop failed when it does not arrive.
 
-use super::*;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
@@ -15,6 +14,8 @@ use crate::operator::replay::{list_quarantine, read_delivery};
 use crate::relay::clock::now_ms;
 use millicast_webhooks::samples;
 use millicast_webhooks::signature::{Signature, sign};
+
+use super::{RelayTarget, one_line, points_at};
 
 /// The result of the round-trip proof.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,11 +1,15 @@
 //! `relayctl register`: adopt or create the webhook, store its secret, replay, prove.
 
-use super::*;
 use std::time::Duration;
 
 use crate::aws::sdk::Clients;
 use crate::aws::secretsmanager::{NewSecret, Previous, SecretStored, store_new_secret};
 use crate::operator::platform::{HookSet, NewWebhook, PlatformClient, Webhook, WebhookUpdate};
+
+use super::{
+    RelayTarget, RoundTrip, Say, describe_webhooks, platform_secrets, prove_round_trip,
+    replay_window, webhook_url, webhooks_at,
+};
 
 /// What `register` asks of the webhook.
 #[derive(Debug, Clone)]

@@ -1,12 +1,13 @@
 //! `relayctl rotate`: renew the secret with zero loss.
 
-use super::*;
 use std::time::Duration;
 
 use crate::aws::sdk::Clients;
 use crate::aws::secretsmanager::{NewSecret, Previous, read_secrets, store_new_secret};
 use crate::operator::platform::{PlatformClient, WebhookUpdate};
 use crate::relay::clock::{now_ms, rfc3339_ms};
+
+use super::{RelayTarget, RoundTrip, Say, pick_webhook, prove_round_trip, replay_window};
 
 /// What `rotate` did.
 #[derive(Debug, Clone)]

@@ -1,9 +1,11 @@
 //! `relayctl unregister`: the way out. Each webhook is deleted on the platform (so it stops
 //! posting to a relay that may soon be gone) and its secret removed from the relay's.
 
-use super::*;
+use crate::aws::sdk::Clients;
+use crate::aws::secretsmanager::{put_secrets, read_secrets};
+use crate::operator::platform::{PlatformClient, Webhook};
 
-use crate::aws::secretsmanager::put_secrets;
+use super::{RelayTarget, Say, webhooks_at};
 
 /// What happened to one webhook.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::redact::*;
-use super::*;
+use super::redact::sanitize;
+use super::{API_URL_VAR, CONNECT_TIMEOUT, PlatformError, REQUEST_TIMEOUT};
 
 /// What an answer is interpreted with.
 pub(super) struct Context<'a> {

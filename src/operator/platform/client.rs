@@ -8,9 +8,13 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, LOCATION
 use reqwest::{Method, Url};
 use serde::Serialize;
 
-use super::answer::*;
-use super::redact::*;
-use super::*;
+use super::answer::{Context, Success, error_chain, interpret, network_cause};
+use super::redact::sanitize;
+use super::{
+    API_SECRET_VAR, API_URL_VAR, CONNECT_TIMEOUT, DEFAULT_API_URL, HookType, LIST_PAGE_SIZE,
+    MAX_ANSWER_BYTES, MAX_LIST_PAGES, NewWebhook, PlatformError, REDACTED, REQUEST_TIMEOUT,
+    TestDelivery, Webhook, WebhookUpdate,
+};
 
 /// A client of the Webhooks REST API of one account (its API secret).
 #[derive(Clone)]

@@ -4,7 +4,7 @@ use std::fmt;
 
 use reqwest::StatusCode;
 
-use super::*;
+use super::{API_SECRET_VAR, API_URL_VAR};
 
 /// Why a call to the platform failed. `Display` is one line and quotes neither the API secret
 /// nor a webhook secret.

@@ -1,6 +1,6 @@
 //! Server text made safe for an error: secrets redacted, one line, cut short.
 
-use super::*;
+use super::{EXCERPT_CHARS, REDACTED};
 
 /// Server text made fit for an error: secrets redacted, one line, at most [`EXCERPT_CHARS`].
 pub(super) fn sanitize(text: &str, api_secret: &str) -> String {

@@ -5,8 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::REDACTED;
 use super::redact::one_line;
-use super::*;
 use crate::relay::secrets::{SecretValueError, WebhookSecret as SigningSecret};
 
 /// A webhook's base64 signing secret. `Debug` and `Display` never show it: use [`expose`].

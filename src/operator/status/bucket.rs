@@ -1,8 +1,8 @@
 //! Objects waiting under a prefix of the bucket: spilled events, quarantined deliveries.
 
-use super::*;
-
 use crate::aws::sdk::Clients;
+
+use super::{Check, Level, one_line};
 
 /// Objects under `prefix` (up to one listing page).
 pub(super) async fn count_objects(

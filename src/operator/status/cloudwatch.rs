@@ -1,11 +1,12 @@
 //! The stack's alarms and the relay's metrics of the last hour.
 
-use super::*;
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, StateValue};
 
 use crate::relay::metrics::{COUNT_METRICS, NAMESPACE};
+
+use super::{Check, Level, one_line};
 
 pub(super) async fn alarms_check(cloudwatch: &aws_sdk_cloudwatch::Client, stack: &str) -> Check {
     // CloudFormation names a stack's alarms `<stack>-<LogicalId>-<suffix>`.

@@ -1,12 +1,13 @@
 //! The event queue (oldest message) and the dead-letter queue.
 
-use super::cloudwatch::metric_value;
-use super::*;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::aws::sdk::Clients;
+
+use super::cloudwatch::metric_value;
+use super::{Check, Level, OLDEST_MESSAGE_RED, OLDEST_MESSAGE_YELLOW, one_line};
 
 pub(super) fn queue_name(url: &str) -> &str {
     url.trim_end_matches('/').rsplit('/').next().unwrap_or(url)

@@ -3,14 +3,14 @@
 
 use millicast_webhooks::{SecretUsed, Signature, SignatureVerifier};
 
-use super::*;
-
 use crate::aws::sdk::Clients;
 use crate::aws::secretsmanager::read_secrets;
 use crate::operator::lifecycle::{describe_webhooks, points_at};
 use crate::operator::platform::{PlatformClient, PlatformError, Webhook};
 use crate::operator::replay::{list_quarantine, read_delivery};
 use crate::relay::clock::now_ms;
+
+use super::{Check, Level};
 
 /// Quarantined deliveries read to tell whose they are (the newest of the last hour).
 const QUARANTINE_SAMPLE: usize = 50;

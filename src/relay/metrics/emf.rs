@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::*;
+use super::{LATENCY_METRIC, NAMESPACE, RequestRecord, counts, level_and_message};
 
 /// The EMF log line for `record`, for the function `function_name`, at `timestamp_ms`.
 ///
