@@ -1,0 +1,15 @@
+//! One module per command: its flags (`#[derive(Args)]`) and what it does (`run`).
+
+pub mod contract;
+pub mod events;
+pub mod quarantine;
+pub mod redrive;
+pub mod register;
+pub mod rotate;
+pub mod secret;
+pub mod send;
+pub mod sign;
+pub mod status;
+pub mod tail;
+pub mod unregister;
+pub mod webhooks;

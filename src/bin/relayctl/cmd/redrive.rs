@@ -1,0 +1,70 @@
+//! `relayctl redrive`: the events spilled to `undelivered/`, back onto the queue.
+
+use clap::Args;
+use millicast_webhook_relay::aws::sqs::SqsEventQueue;
+use millicast_webhook_relay::operator::redrive::{Redriven, redrive_bucket};
+
+use crate::aws_clients::{Clients, clients, one_line};
+use crate::target::{StackArgs, pick};
+
+#[derive(Args)]
+pub struct RedriveArgs {
+    #[command(flatten)]
+    stack: StackArgs,
+    #[arg(long, env = "THUMBNAIL_BUCKET")]
+    bucket: Option<String>,
+    #[arg(long, env = "EVENT_QUEUE_URL")]
+    queue_url: Option<String>,
+    /// List what would be sent; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+impl RedriveArgs {
+    pub async fn run(self) -> Result<(), String> {
+        let dry_run = self.dry_run;
+        let outputs = self.stack.outputs().await?;
+        let bucket = &pick(
+            self.bucket.as_ref(),
+            outputs.as_ref(),
+            "BucketName",
+            "--bucket",
+        )?;
+        let queue_url = &pick(
+            self.queue_url.as_ref(),
+            outputs.as_ref(),
+            "QueueUrl",
+            "--queue-url",
+        )?;
+        let Clients { s3, sqs, .. } = clients().await?;
+        let queue = SqsEventQueue::new(sqs, queue_url);
+        let (mut sent, mut kept) = (0usize, 0usize);
+        redrive_bucket(
+            &s3,
+            bucket,
+            &queue,
+            queue_url.ends_with(".fifo"),
+            dry_run,
+            |key, outcome| match outcome {
+                Redriven::Sent => sent += 1,
+                Redriven::WouldSend => {
+                    sent += 1;
+                    out!("would send {key}");
+                }
+                Redriven::Kept(reason) => {
+                    kept += 1;
+                    eprintln!("kept {key}: {reason}");
+                }
+            },
+        )
+        .await
+        .map_err(|e| one_line(&format!("cannot list s3://{bucket}/undelivered/"), &e.0))?;
+        let verb = if dry_run { "would redrive" } else { "redriven" };
+        out!("{verb} {sent}, kept {kept}");
+        if kept == 0 {
+            Ok(())
+        } else {
+            Err(format!("{kept} object(s) kept in undelivered/"))
+        }
+    }
+}
