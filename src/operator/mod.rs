@@ -1,8 +1,10 @@
 //! The operator's library, which `relayctl` drives: the platform's webhooks REST API
 //! ([`platform`]), register and rotate with zero loss ([`lifecycle`]), health at a glance
 //! ([`status`]), quarantine replay ([`replay`]), redrive of spilled events ([`redrive`]) and the
-//! stack's outputs ([`stack`]). Never linked into the Lambda.
+//! stack's outputs ([`stack`]); what fails says why in one [`error::OperatorError`]. Never
+//! linked into the Lambda.
 
+pub mod error;
 pub mod lifecycle;
 pub mod platform;
 pub mod redrive;

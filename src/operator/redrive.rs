@@ -9,6 +9,7 @@
 use aws_sdk_s3::error::DisplayErrorContext;
 
 use crate::contract::Message;
+use crate::operator::error::OperatorError;
 use crate::ports::{EventQueue, IoError};
 use crate::relay::keys::UNDELIVERED_PREFIX;
 use crate::relay::message::{
@@ -35,7 +36,7 @@ pub async fn redrive_bucket<Q: EventQueue>(
     fifo: bool,
     dry_run: bool,
     mut on_object: impl FnMut(&str, &Redriven),
-) -> Result<(), IoError> {
+) -> Result<(), OperatorError> {
     let mut pages = s3
         .list_objects_v2()
         .bucket(bucket)
@@ -43,8 +44,7 @@ pub async fn redrive_bucket<Q: EventQueue>(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| IoError(format!("s3 ListObjectsV2: {}", DisplayErrorContext(&e))))?;
+        let page = page.map_err(|e| OperatorError::aws("s3 ListObjectsV2", e))?;
         for object in page.contents() {
             let Some(key) = object.key() else { continue };
             let outcome = redrive_object(s3, bucket, key, queue, fifo, dry_run).await;

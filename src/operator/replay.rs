@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use aws_sdk_s3::error::DisplayErrorContext;
 use futures_util::StreamExt as _;
 
-use crate::ports::{EventQueue, IoError, ObjectStore};
+use crate::operator::error::OperatorError;
+use crate::ports::{EventQueue, ObjectStore};
 use crate::relay::clock::date_path;
 use crate::relay::delivery::{Accepted, Delivery};
 use crate::relay::handler::{Planned, VerifiedWebhook, accept_verified, plan};
@@ -39,7 +40,7 @@ pub async fn list_quarantine(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     since_ms: Option<i64>,
-) -> Result<Vec<ListedDelivery>, IoError> {
+) -> Result<Vec<ListedDelivery>, OperatorError> {
     let mut request = s3
         .list_objects_v2()
         .bucket(bucket)
@@ -51,8 +52,7 @@ pub async fn list_quarantine(
     let mut pages = request.into_paginator().send();
     let mut listed = Vec::new();
     while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| IoError(format!("s3 ListObjectsV2: {}", DisplayErrorContext(&e))))?;
+        let page = page.map_err(|e| OperatorError::aws("s3 ListObjectsV2", e))?;
         for object in page.contents() {
             let Some(key) = object.key() else { continue };
             let received_ms = received_ms_from_key(key);
@@ -84,20 +84,20 @@ pub async fn read_delivery(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-) -> Result<QuarantinedDelivery, String> {
+) -> Result<QuarantinedDelivery, OperatorError> {
     let object = s3
         .get_object()
         .bucket(bucket)
         .key(key)
         .send()
         .await
-        .map_err(|e| format!("s3 GetObject: {}", DisplayErrorContext(&e)))?;
+        .map_err(|e| OperatorError::aws("s3 GetObject", e))?;
     let metadata: HashMap<String, String> = object.metadata().cloned().unwrap_or_default();
     let body = object
         .body
         .collect()
         .await
-        .map_err(|e| format!("reading the object: {e}"))?
+        .map_err(|e| OperatorError::io("reading the object", e))?
         .into_bytes()
         .to_vec();
     Ok(QuarantinedDelivery {
@@ -135,7 +135,7 @@ pub async fn replay_quarantine<S: ObjectStore, Q: EventQueue>(
     delivery: &Delivery<S, Q>,
     options: ReplayOptions,
     mut on_object: impl FnMut(&str, &Replayed),
-) -> Result<(), IoError> {
+) -> Result<(), OperatorError> {
     let listed = list_quarantine(s3, bucket, options.since_ms).await?;
     let mut outcomes = futures_util::stream::iter(listed)
         .map(|entry| async move {
@@ -159,7 +159,7 @@ async fn replay_one<S: ObjectStore, Q: EventQueue>(
 ) -> Replayed {
     let QuarantinedDelivery { kept, body, .. } = match read_delivery(s3, bucket, key).await {
         Ok(read) => read,
-        Err(reason) => return Replayed::Kept(reason),
+        Err(error) => return Replayed::Kept(error.one_line()),
     };
     let webhook = match verified(kept.headers(), body, kept.received_ms, verifiers) {
         Ok(webhook) => webhook,

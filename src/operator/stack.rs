@@ -4,6 +4,8 @@ use std::collections::HashMap;
 
 use aws_sdk_cloudformation::error::DisplayErrorContext;
 
+use crate::operator::error::OperatorError;
+
 /// The outputs template.yaml declares, by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StackOutputs {
@@ -29,24 +31,32 @@ impl StackOutputs {
 pub async fn read_outputs(
     client: &aws_sdk_cloudformation::Client,
     stack_name: &str,
-) -> Result<StackOutputs, String> {
+) -> Result<StackOutputs, OperatorError> {
     let output = client
         .describe_stacks()
         .stack_name(stack_name)
         .send()
         .await
         .map_err(|error| {
-            let text = DisplayErrorContext(&error).to_string();
-            if text.contains("does not exist") {
-                format!("no stack {stack_name} (check --stack and AWS_REGION)")
+            if DisplayErrorContext(&error)
+                .to_string()
+                .contains("does not exist")
+            {
+                OperatorError::NoStack {
+                    stack: stack_name.to_owned(),
+                    source: Some(Box::new(error)),
+                }
             } else {
-                format!("cloudformation DescribeStacks {stack_name}: {text}")
+                OperatorError::aws(format!("cloudformation DescribeStacks {stack_name}"), error)
             }
         })?;
     let stack = output
         .stacks()
         .first()
-        .ok_or_else(|| format!("no stack {stack_name} (check --stack and AWS_REGION)"))?;
+        .ok_or_else(|| OperatorError::NoStack {
+            stack: stack_name.to_owned(),
+            source: None,
+        })?;
     let outputs = stack
         .outputs()
         .iter()

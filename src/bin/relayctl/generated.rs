@@ -2,13 +2,17 @@
 
 use std::path::Path;
 
+use millicast_webhook_relay::operator::error::OperatorError;
+
+use crate::error::Error;
+
 /// Writes generated files into `dir`, or (`check`) fails naming those that differ.
 pub fn write_generated(
     dir: &Path,
     files: &[(String, String)],
     check: bool,
     regenerate: &str,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let mut stale = Vec::new();
     for (name, text) in files {
         let path = dir.join(name);
@@ -18,18 +22,18 @@ pub fn write_generated(
             }
         } else {
             std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                .map_err(|e| OperatorError::io(format!("cannot create {}", dir.display()), e))?;
             std::fs::write(&path, text)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                .map_err(|e| OperatorError::io(format!("cannot write {}", path.display()), e))?;
             out!("{}", path.display());
         }
     }
     if stale.is_empty() {
         Ok(())
     } else {
-        Err(format!(
+        Err(Error::failed(format!(
             "out of date (run `{regenerate}`): {}",
             stale.join(", ")
-        ))
+        )))
     }
 }

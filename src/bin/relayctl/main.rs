@@ -16,6 +16,7 @@ macro_rules! out {
 
 mod aws_clients;
 mod cmd;
+mod error;
 mod generated;
 mod input;
 mod platform;
@@ -24,11 +25,13 @@ mod target;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use millicast_webhook_relay::operator::error::OperatorError;
 
 use cmd::{
     contract, events, quarantine, redrive, register, rotate, secret, send, sign, status, tail,
     unregister, webhooks,
 };
+use error::{Error, rust_log_wants_detail};
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +40,11 @@ use cmd::{
     about = "Operate and test millicast-webhook-relay"
 )]
 struct Cli {
+    /// On failure, print every cause of the error, one `caused by:` line each (also with
+    /// RUST_LOG=debug or trace).
+    // Listed last: clap would otherwise place it among each command's own flags.
+    #[arg(short, long, global = true, display_order = 1000)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -83,7 +91,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    let result = match cli.command {
         Command::Sign(args) => args.run(),
         Command::Send(args) => args.run(),
         Command::Tail(args) => block_on(args.run()),
@@ -100,8 +109,16 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("relayctl: {message}");
+        Err(error) => {
+            let detail = cli.verbose
+                || std::env::var("RUST_LOG").is_ok_and(|filter| rust_log_wants_detail(&filter));
+            if detail {
+                for line in error.verbose_lines() {
+                    eprintln!("{line}");
+                }
+            } else {
+                eprintln!("relayctl: {}", error.one_line());
+            }
             ExitCode::FAILURE
         }
     }
@@ -114,10 +131,10 @@ fn write_out(line: std::fmt::Arguments<'_>) {
     }
 }
 
-fn block_on<T>(work: impl std::future::Future<Output = Result<T, String>>) -> Result<T, String> {
+fn block_on<T>(work: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, Error> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?
+        .map_err(|e| OperatorError::io("cannot start the async runtime", e))?
         .block_on(work)
 }

@@ -5,12 +5,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use clap::Args;
+use millicast_webhook_relay::operator::error::OperatorError;
 use millicast_webhook_relay::operator::lifecycle::RelayTarget;
 use millicast_webhook_relay::operator::stack::{StackOutputs, read_outputs};
 use millicast_webhook_relay::relay::config::PathSettings;
 use millicast_webhook_relay::relay::secrets::DEFAULT_REFRESH_INTERVAL;
 
 use crate::aws_clients::sdk_config;
+use crate::error::Error;
 
 /// The relay's stack, and flags that override its outputs.
 #[derive(Args, Debug, Clone, Default)]
@@ -23,7 +25,7 @@ pub struct StackArgs {
 
 impl StackArgs {
     /// The stack's outputs, when `--stack` is given.
-    pub async fn outputs(&self) -> Result<Option<StackOutputs>, String> {
+    pub async fn outputs(&self) -> Result<Option<StackOutputs>, Error> {
         let Some(name) = &self.stack else {
             return Ok(None);
         };
@@ -31,7 +33,7 @@ impl StackArgs {
         read_outputs(&client, name)
             .await
             .map(Some)
-            .map_err(|e| crate::aws_clients::one_line("cannot read the stack", &e))
+            .map_err(|e| Error::context("cannot read the stack", e))
     }
 
     /// The relayctl arguments naming this relay, for the commands a message suggests.
@@ -49,18 +51,24 @@ pub fn pick(
     outputs: Option<&StackOutputs>,
     output: &str,
     flag_name: &str,
-) -> Result<String, String> {
+) -> Result<String, OperatorError> {
     if let Some(value) = flag {
         return Ok(value.clone());
     }
     match outputs {
-        Some(outputs) => outputs.get(output).map(str::to_owned).ok_or_else(|| {
-            format!(
-                "stack {} has no {output} output (deployed from an older template?): pass {flag_name}",
-                outputs.stack_name
-            )
+        Some(outputs) => {
+            outputs
+                .get(output)
+                .map(str::to_owned)
+                .ok_or_else(|| OperatorError::MissingOutput {
+                    stack: outputs.stack_name.clone(),
+                    output: output.to_owned(),
+                    flag: flag_name.to_owned(),
+                })
+        }
+        None => Err(OperatorError::MissingFlag {
+            flag: flag_name.to_owned(),
         }),
-        None => Err(format!("no {flag_name}: pass it, or --stack NAME")),
     }
 }
 
@@ -89,10 +97,12 @@ pub fn relay_settings(outputs: Option<&StackOutputs>) -> HashMap<String, String>
 pub fn path_settings(
     outputs: Option<&StackOutputs>,
     queue_url: &str,
-) -> Result<PathSettings, String> {
+) -> Result<PathSettings, OperatorError> {
     let settings = relay_settings(outputs);
-    PathSettings::from_lookup(|name| settings.get(name).cloned(), queue_url)
-        .map_err(|e| e.to_string())
+    Ok(PathSettings::from_lookup(
+        |name| settings.get(name).cloned(),
+        queue_url,
+    )?)
 }
 
 /// The relay's flags for register and rotate.
@@ -115,14 +125,16 @@ pub struct RelayArgs {
 }
 
 impl RelayArgs {
-    pub async fn resolve(&self) -> Result<RelayTarget, String> {
+    pub async fn resolve(&self) -> Result<RelayTarget, Error> {
         let outputs = self.stack.outputs().await?;
         let outputs = outputs.as_ref();
         let queue_url = pick(self.queue_url.as_ref(), outputs, "QueueUrl", "--queue-url")?;
         let settings = relay_settings(outputs);
         let refresh_interval = match settings.get("SECRET_REFRESH_SECONDS") {
             Some(seconds) => Duration::from_secs(seconds.trim().parse().map_err(|_| {
-                format!("SECRET_REFRESH_SECONDS={seconds} is not a number of seconds")
+                OperatorError::usage(format!(
+                    "SECRET_REFRESH_SECONDS={seconds} is not a number of seconds"
+                ))
             })?),
             None => DEFAULT_REFRESH_INTERVAL,
         };

@@ -25,6 +25,7 @@ use crate::aws::s3::S3ObjectStore;
 use crate::aws::sdk::Clients;
 use crate::aws::secretsmanager::read_secrets;
 use crate::aws::sqs::SqsEventQueue;
+use crate::operator::error::OperatorError;
 use crate::operator::platform::{PlatformClient, Webhook, same_url};
 use crate::operator::replay::{ReplayOptions, Replayed, replay_quarantine};
 use crate::relay::config::PathSettings;
@@ -68,11 +69,11 @@ pub fn points_at(webhook: &Webhook, function_url: &str) -> bool {
 pub async fn webhooks_at(
     platform: &PlatformClient,
     function_url: &str,
-) -> Result<Vec<Webhook>, String> {
+) -> Result<Vec<Webhook>, OperatorError> {
     let mut webhooks: Vec<Webhook> = platform
         .all_webhooks()
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| OperatorError::platform("cannot list the webhooks", e))?
         .into_iter()
         .filter(|webhook| points_at(webhook, function_url))
         .collect();
@@ -110,20 +111,22 @@ pub async fn pick_webhook(
     platform: &PlatformClient,
     function_url: &str,
     id: Option<i64>,
-) -> Result<Option<Webhook>, String> {
+) -> Result<Option<Webhook>, OperatorError> {
     let pointing = webhooks_at(platform, function_url).await?;
     match id {
         Some(id) => pointing
             .into_iter()
             .find(|webhook| webhook.id == id)
             .map(Some)
-            .ok_or_else(|| format!("webhook {id} does not point at {function_url}")),
+            .ok_or_else(|| {
+                OperatorError::usage(format!("webhook {id} does not point at {function_url}"))
+            }),
         None => match pointing.len() {
             0 | 1 => Ok(pointing.into_iter().next()),
-            _ => Err(format!(
+            _ => Err(OperatorError::usage(format!(
                 "several webhooks point at {function_url}: {}; name one with --webhook-id",
                 describe_webhooks(&pointing)
-            )),
+            ))),
         },
     }
 }
@@ -138,10 +141,8 @@ pub(super) async fn replay_window(
     clients: &Clients,
     target: &RelayTarget,
     since_ms: Option<i64>,
-) -> Result<(usize, usize, Option<i64>), String> {
-    let secrets = read_secrets(&clients.secrets, &target.secret_id)
-        .await
-        .map_err(|e| e.to_string())?;
+) -> Result<(usize, usize, Option<i64>), OperatorError> {
+    let secrets = read_secrets(&clients.secrets, &target.secret_id).await?;
     let delivery = Delivery::new(
         target.paths.clone(),
         S3ObjectStore::new(clients.s3.clone(), &target.bucket),
@@ -169,7 +170,6 @@ pub(super) async fn replay_window(
             Replayed::Kept(_) => kept += 1,
         },
     )
-    .await
-    .map_err(|e| e.0)?;
+    .await?;
     Ok((recovered, kept, latest))
 }

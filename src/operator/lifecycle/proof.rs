@@ -5,10 +5,9 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::error::DisplayErrorContext;
-
 use crate::aws::sdk::Clients;
 use crate::aws::secretsmanager::read_secrets;
+use crate::operator::error::OperatorError;
 use crate::operator::platform::{HookType, PlatformClient, TestDelivery, Webhook};
 use crate::operator::replay::{list_quarantine, read_delivery};
 use crate::relay::clock::now_ms;
@@ -46,7 +45,7 @@ pub(super) async fn find_thumbnail(
     bucket: &str,
     prefix: &str,
     stream: &str,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, OperatorError> {
     let accounts = clients
         .s3
         .list_objects_v2()
@@ -55,12 +54,7 @@ pub(super) async fn find_thumbnail(
         .delimiter("/")
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "s3 ListObjectsV2 {bucket}/{prefix}: {}",
-                DisplayErrorContext(&e)
-            )
-        })?;
+        .map_err(|e| OperatorError::aws(format!("s3 ListObjectsV2 {bucket}/{prefix}"), e))?;
     for account in accounts.common_prefixes() {
         let Some(folder) = account.prefix() else {
             continue;
@@ -72,7 +66,7 @@ pub(super) async fn find_thumbnail(
             .prefix(format!("{folder}{stream}/"))
             .send()
             .await
-            .map_err(|e| format!("s3 ListObjectsV2: {}", DisplayErrorContext(&e)))?;
+            .map_err(|e| OperatorError::aws("s3 ListObjectsV2", e))?;
         if let Some(key) = found
             .contents()
             .iter()
@@ -171,7 +165,10 @@ pub async fn prove_round_trip(
             }
             Ok(None) => {}
             Err(error) => {
-                return RoundTrip::Failed(format!("cannot look for the test thumbnail: {error}"));
+                return RoundTrip::Failed(format!(
+                    "cannot look for the test thumbnail: {}",
+                    error.one_line()
+                ));
             }
         }
         if Instant::now() >= next_quarantine_check {

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::aws::sdk::Clients;
 use crate::aws::secretsmanager::{NewSecret, Previous, SecretStored, store_new_secret};
+use crate::operator::error::OperatorError;
 use crate::operator::platform::{HookSet, NewWebhook, PlatformClient, Webhook, WebhookUpdate};
 
 use super::{
@@ -46,7 +47,7 @@ pub async fn register(
     target: &RelayTarget,
     options: &RegisterOptions,
     say: Say<'_>,
-) -> Result<Registered, String> {
+) -> Result<Registered, OperatorError> {
     let pointing = webhooks_at(platform, &target.function_url).await?;
     if !pointing.is_empty() {
         say(&format!(
@@ -65,18 +66,21 @@ pub async fn register(
                     .find(|webhook| webhook.id == id)
                     .cloned()
                     .ok_or_else(|| {
-                        format!("webhook {id} does not point at {}", target.function_url)
+                        OperatorError::usage(format!(
+                            "webhook {id} does not point at {}",
+                            target.function_url
+                        ))
                     })?,
             ),
             (None, []) => None,
             (None, [only]) => Some(only.clone()),
             (None, several) => {
-                return Err(format!(
+                return Err(OperatorError::usage(format!(
                     "several webhooks point at {}: {}; name the one to adopt with --webhook-id, \
                      or create another with --add",
                     target.function_url,
                     describe_webhooks(several)
-                ));
+                )));
             }
         }
     };
@@ -97,7 +101,7 @@ pub async fn register(
             let mut webhook = platform
                 .create_webhook(&new)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| OperatorError::platform("cannot create the webhook", e))?;
             // Beside other webhooks, at its own path: the relay then verifies its deliveries
             // against its secrets only. (Its id is known only now.)
             if !pointing.is_empty() {
@@ -111,7 +115,12 @@ pub async fn register(
                         },
                     )
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| {
+                        OperatorError::platform(
+                            format!("cannot point webhook {} at its own path", webhook.id),
+                            e,
+                        )
+                    })?;
             }
             say(&format!(
                 "created webhook {} for {} (hooks {})",
@@ -138,7 +147,9 @@ pub async fn register(
         webhook = platform
             .update_webhook(webhook.id, &update)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| {
+                OperatorError::platform(format!("cannot update webhook {}", webhook.id), e)
+            })?;
         say(&format!(
             "updated webhook {}: hooks {}, filter {}",
             webhook.id,
@@ -146,10 +157,12 @@ pub async fn register(
             webhook.filter.as_deref().unwrap_or("none")
         ));
     }
-    let secret = webhook
-        .secret
-        .decode()
-        .map_err(|problem| format!("the platform's secret for webhook {} {problem}", webhook.id))?;
+    let secret = webhook.secret.decode().map_err(|problem| {
+        OperatorError::invalid_secret(
+            format!("the platform's secret for webhook {}", webhook.id),
+            problem,
+        )
+    })?;
     let mut at_relay = pointing.clone();
     if !at_relay.iter().any(|w| w.id == webhook.id) {
         at_relay.push(webhook.clone());
@@ -166,7 +179,8 @@ pub async fn register(
         },
         Previous::Keep,
     )
-    .await?;
+    .await
+    .map_err(OperatorError::SecretWrite)?;
     match &stored {
         SecretStored::Replaced { .. } => {
             say(&format!(

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::aws::sdk::Clients;
 use crate::aws::secretsmanager::{NewSecret, Previous, read_secrets, store_new_secret};
+use crate::operator::error::OperatorError;
 use crate::operator::platform::{PlatformClient, WebhookUpdate};
 use crate::relay::clock::{now_ms, rfc3339_ms};
 
@@ -20,12 +21,26 @@ pub struct Rotated {
     pub round_trip: RoundTrip,
 }
 
-/// Where a failed rotation left things, and the command that resumes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a rotation failed (the source), where it left things, and the command that resumes it.
+#[derive(Debug, thiserror::Error)]
+#[error("rotate failed; state: {state}; resume with: {resume}")]
 pub struct RotateFailure {
-    pub error: String,
+    #[source]
+    pub error: OperatorError,
     pub state: String,
     pub resume: String,
+}
+
+impl RotateFailure {
+    /// The failure, its cause, the state and the resume command on one line.
+    pub fn one_line(&self) -> String {
+        format!(
+            "rotate failed: {}; state: {}; resume with: {}",
+            self.error.one_line(),
+            self.state,
+            self.resume
+        )
+    }
 }
 
 /// Renews the webhook's secret with zero loss (see the module documentation). `resume_args`
@@ -39,7 +54,7 @@ pub async fn rotate(
     resume_args: &str,
     say: Say<'_>,
 ) -> Result<Rotated, RotateFailure> {
-    let untouched = |error: String| RotateFailure {
+    let untouched = |error: OperatorError| RotateFailure {
         error,
         state: "nothing changed: the webhook still signs with its old secret".into(),
         resume: format!("relayctl rotate {resume_args}"),
@@ -48,7 +63,7 @@ pub async fn rotate(
         .await
         .map_err(untouched)?
         .ok_or_else(|| RotateFailure {
-            error: format!("no webhook points at {}", target.function_url),
+            error: OperatorError::usage(format!("no webhook points at {}", target.function_url)),
             state: "nothing changed".into(),
             resume: format!("relayctl register {resume_args}"),
         })?;
@@ -57,11 +72,11 @@ pub async fn rotate(
     let old = webhook
         .secret
         .decode()
-        .map_err(|p| untouched(format!("the platform's secret {p}")))?;
+        .map_err(|p| untouched(OperatorError::invalid_secret("the platform's secret", p)))?;
     let known = [(webhook.id, old.clone())];
     let stored = read_secrets(&clients.secrets, &target.secret_id)
         .await
-        .map_err(|e| untouched(e.to_string()))?;
+        .map_err(|e| untouched(e.into()))?;
     if stored.holder_of(&old).is_none() {
         say(&format!(
             "{} did not hold webhook {}'s current secret: storing it first",
@@ -79,7 +94,7 @@ pub async fn rotate(
             Previous::Keep,
         )
         .await
-        .map_err(untouched)?;
+        .map_err(|e| untouched(OperatorError::SecretWrite(e)))?;
         tokio::time::sleep(target.refresh_interval + Duration::from_secs(1)).await;
     }
 
@@ -95,7 +110,12 @@ pub async fn rotate(
             },
         )
         .await
-        .map_err(|e| untouched(e.to_string()))?;
+        .map_err(|e| {
+            untouched(OperatorError::platform(
+                format!("cannot renew webhook {}'s secret", webhook.id),
+                e,
+            ))
+        })?;
     say(&format!(
         "renewed webhook {}'s secret at {}: the platform signs with the new one from now on",
         webhook.id,
@@ -103,7 +123,7 @@ pub async fn rotate(
     ));
     let resume_replay = format!("relayctl quarantine replay {resume_args} --since {since}");
     let new = renewed.secret.decode().map_err(|p| RotateFailure {
-        error: format!("the platform's new secret {p}"),
+        error: OperatorError::invalid_secret("the platform's new secret", p),
         state: format!(
             "the platform signs with a new secret since {} that is not stored: deliveries are kept in quarantine",
             rfc3339_ms(renewed_at)
@@ -123,7 +143,7 @@ pub async fn rotate(
     )
     .await
         .map_err(|error| RotateFailure {
-            error,
+            error: OperatorError::SecretWrite(error),
             state: format!(
                 "the platform signs with a new secret since {} that is not stored: deliveries are kept in quarantine",
                 rfc3339_ms(renewed_at)

@@ -3,6 +3,7 @@
 
 use crate::aws::sdk::Clients;
 use crate::aws::secretsmanager::{put_secrets, read_secrets};
+use crate::operator::error::OperatorError;
 use crate::operator::platform::{PlatformClient, Webhook};
 
 use super::{RelayTarget, Say, webhooks_at};
@@ -26,11 +27,9 @@ pub async fn unregister(
     webhook_id: Option<i64>,
     keep_webhook: bool,
     say: Say<'_>,
-) -> Result<Vec<Unregistered>, String> {
+) -> Result<Vec<Unregistered>, OperatorError> {
     let pointing = webhooks_at(platform, &target.function_url).await?;
-    let mut secrets = read_secrets(&clients.secrets, &target.secret_id)
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut secrets = read_secrets(&clients.secrets, &target.secret_id).await?;
     let chosen: Vec<Webhook> = pointing
         .iter()
         .filter(|webhook| webhook_id.is_none_or(|id| webhook.id == id))
@@ -39,10 +38,10 @@ pub async fn unregister(
     let mut ids: Vec<i64> = chosen.iter().map(|webhook| webhook.id).collect();
     if let Some(id) = webhook_id {
         if chosen.is_empty() && secrets.get(id).is_none() {
-            return Err(format!(
+            return Err(OperatorError::usage(format!(
                 "webhook {id} neither points at {} nor has a secret in {}",
                 target.function_url, target.secret_id
-            ));
+            )));
         }
         if chosen.is_empty() {
             ids.push(id);
@@ -57,10 +56,9 @@ pub async fn unregister(
         let webhook = chosen.iter().find(|webhook| webhook.id == id);
         let mut deleted = false;
         if let Some(webhook) = webhook.filter(|_| !keep_webhook) {
-            platform
-                .delete_webhook(webhook.id)
-                .await
-                .map_err(|e| e.to_string())?;
+            platform.delete_webhook(webhook.id).await.map_err(|e| {
+                OperatorError::platform(format!("cannot delete webhook {}", webhook.id), e)
+            })?;
             deleted = true;
             say(&format!("deleted webhook {} ({})", webhook.id, webhook.url));
         }
@@ -85,7 +83,9 @@ pub async fn unregister(
         });
     }
     if secrets != before {
-        put_secrets(&clients.secrets, &target.secret_id, &secrets).await?;
+        put_secrets(&clients.secrets, &target.secret_id, &secrets)
+            .await
+            .map_err(OperatorError::SecretWrite)?;
         say(&format!(
             "removed {} webhook secret(s) from {}; it now holds {}",
             before.webhooks().len() - secrets.webhooks().len(),

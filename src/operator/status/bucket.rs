@@ -1,15 +1,16 @@
 //! Objects waiting under a prefix of the bucket: spilled events, quarantined deliveries.
 
 use crate::aws::sdk::Clients;
+use crate::operator::error::OperatorError;
 
-use super::{Check, Level, one_line};
+use super::{Check, Level, read_failure};
 
 /// Objects under `prefix` (up to one listing page).
 pub(super) async fn count_objects(
     clients: &Clients,
     bucket: &str,
     prefix: &str,
-) -> Result<(i32, bool), String> {
+) -> Result<(i32, bool), OperatorError> {
     let listing = clients
         .s3
         .list_objects_v2()
@@ -17,7 +18,7 @@ pub(super) async fn count_objects(
         .prefix(prefix)
         .send()
         .await
-        .map_err(|e| one_line(&aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
+        .map_err(|e| OperatorError::aws(format!("cannot list s3://{bucket}/{prefix}"), e))?;
     Ok((
         listing.key_count().unwrap_or(0),
         listing.is_truncated().unwrap_or(false),
@@ -43,10 +44,6 @@ pub(super) async fn waiting_check(
             ),
         )
         .with_command(command),
-        Err(error) => Check::new(
-            name,
-            Level::Red,
-            format!("cannot list s3://{bucket}/{prefix}: {error}"),
-        ),
+        Err(error) => Check::new(name, Level::Red, read_failure(&error)),
     }
 }

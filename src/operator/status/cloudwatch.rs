@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, StateValue};
 
+use crate::operator::error::OperatorError;
 use crate::relay::metrics::{COUNT_METRICS, NAMESPACE};
 
-use super::{Check, Level, one_line};
+use super::{Check, Level, read_failure};
 
 pub(super) async fn alarms_check(cloudwatch: &aws_sdk_cloudwatch::Client, stack: &str) -> Check {
     // CloudFormation names a stack's alarms `<stack>-<LogicalId>-<suffix>`.
@@ -19,14 +20,8 @@ pub(super) async fn alarms_check(cloudwatch: &aws_sdk_cloudwatch::Client, stack:
     {
         Ok(output) => output,
         Err(error) => {
-            return Check::new(
-                "alarms",
-                Level::Red,
-                format!(
-                    "cannot read the alarms: {}",
-                    one_line(&aws_sdk_cloudwatch::error::DisplayErrorContext(&error).to_string())
-                ),
-            );
+            let error = OperatorError::aws("cannot read the alarms", error);
+            return Check::new("alarms", Level::Red, read_failure(&error));
         }
     };
     let all = alarms.metric_alarms();
@@ -59,7 +54,7 @@ pub(super) async fn metric_value(
     value: &str,
     stat: &str,
     window: Duration,
-) -> Result<Option<f64>, String> {
+) -> Result<Option<f64>, OperatorError> {
     let values = metric_values(
         cloudwatch,
         namespace,
@@ -81,7 +76,7 @@ pub(super) async fn metric_values(
     value: &str,
     stat: &str,
     window: Duration,
-) -> Result<Vec<Option<f64>>, String> {
+) -> Result<Vec<Option<f64>>, OperatorError> {
     // The window ends a minute ahead: datapoints of the current second count (CloudWatch
     // compares timestamps to the end time at second precision), and the future holds none.
     let now = std::time::SystemTime::now();
@@ -113,7 +108,7 @@ pub(super) async fn metric_values(
     let output = request
         .send()
         .await
-        .map_err(|e| one_line(&aws_sdk_cloudwatch::error::DisplayErrorContext(&e).to_string()))?;
+        .map_err(|e| OperatorError::aws("cannot read the metrics", e))?;
     Ok((0..names.len())
         .map(|i| {
             let id = format!("m{i}");
@@ -148,13 +143,7 @@ pub(super) async fn metrics_check(
     .await
     {
         Ok(sums) => sums,
-        Err(error) => {
-            return Check::new(
-                "last hour",
-                Level::Red,
-                format!("cannot read the metrics: {error}"),
-            );
-        }
+        Err(error) => return Check::new("last hour", Level::Red, read_failure(&error)),
     };
     let sum = |name: &str| {
         COUNT_METRICS

@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::aws::sdk::Clients;
+use crate::operator::error::OperatorError;
 use crate::operator::platform::PlatformClient;
 use crate::operator::stack::StackOutputs;
 use crate::relay::keys::UNDELIVERED_PREFIX;
@@ -173,6 +174,11 @@ pub async fn checks(
     checks
 }
 
-pub(super) fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+/// A failed read as a check's summary: the error's line, whitespace folded.
+pub(super) fn read_failure(error: &OperatorError) -> String {
+    error
+        .one_line()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -5,15 +5,21 @@ use std::time::Duration;
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::aws::sdk::Clients;
+use crate::operator::error::OperatorError;
 
 use super::cloudwatch::metric_value;
-use super::{Check, Level, OLDEST_MESSAGE_RED, OLDEST_MESSAGE_YELLOW, one_line};
+use super::{Check, Level, OLDEST_MESSAGE_RED, OLDEST_MESSAGE_YELLOW, read_failure};
 
 pub(super) fn queue_name(url: &str) -> &str {
     url.trim_end_matches('/').rsplit('/').next().unwrap_or(url)
 }
 
-pub(super) async fn visible_messages(clients: &Clients, url: &str) -> Result<(i64, i64), String> {
+/// (visible, in flight) of the queue at `url`; `which` names it in an error (`the event queue`).
+pub(super) async fn visible_messages(
+    clients: &Clients,
+    url: &str,
+    which: &str,
+) -> Result<(i64, i64), OperatorError> {
     let attributes = clients
         .sqs
         .get_queue_attributes()
@@ -22,7 +28,7 @@ pub(super) async fn visible_messages(clients: &Clients, url: &str) -> Result<(i6
         .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
         .send()
         .await
-        .map_err(|e| one_line(&aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?;
+        .map_err(|e| OperatorError::aws(format!("cannot read {which}"), e))?;
     let count = |name: QueueAttributeName| {
         attributes
             .attributes()
@@ -42,15 +48,9 @@ pub(super) async fn queue_check(
     url: &str,
     stack: &str,
 ) -> Check {
-    let (visible, in_flight) = match visible_messages(clients, url).await {
+    let (visible, in_flight) = match visible_messages(clients, url, "the event queue").await {
         Ok(counts) => counts,
-        Err(error) => {
-            return Check::new(
-                "queue",
-                Level::Red,
-                format!("cannot read the event queue: {error}"),
-            );
-        }
+        Err(error) => return Check::new("queue", Level::Red, read_failure(&error)),
     };
     let age = metric_value(
         cloudwatch,
@@ -85,7 +85,7 @@ pub(super) async fn queue_check(
 }
 
 pub(super) async fn dead_letter_check(clients: &Clients, url: &str) -> Check {
-    match visible_messages(clients, url).await {
+    match visible_messages(clients, url, "the dead-letter queue").await {
         Ok((0, 0)) => Check::new("dead-letter", Level::Green, "empty"),
         Ok((visible, in_flight)) => Check::new(
             "dead-letter",
@@ -96,10 +96,6 @@ pub(super) async fn dead_letter_check(clients: &Clients, url: &str) -> Check {
             ),
         )
         .with_command(format!("relayctl tail --queue-url {url}")),
-        Err(error) => Check::new(
-            "dead-letter",
-            Level::Red,
-            format!("cannot read the dead-letter queue: {error}"),
-        ),
+        Err(error) => Check::new("dead-letter", Level::Red, read_failure(&error)),
     }
 }

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use millicast_webhook_relay::operator::error::OperatorError;
 
+use crate::error::Error;
 use crate::generated::write_generated;
 
 /// The committed schema file's name under `contract/`.
@@ -19,9 +21,10 @@ pub struct ContractArgs {
 }
 
 impl ContractArgs {
-    pub fn run(self) -> Result<(), String> {
+    pub fn run(self) -> Result<(), Error> {
         let schema = millicast_webhook_relay::contract::message_schema();
-        let mut text = serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())?;
+        let mut text = serde_json::to_string_pretty(&schema)
+            .map_err(|e| OperatorError::io("cannot write the schema as JSON", e))?;
         text.push('\n');
         write_generated(
             &self.dir,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use millicast_webhook_relay::events;
 
+use crate::error::Error;
 use crate::generated::write_generated;
 
 #[derive(Args)]
@@ -17,7 +18,7 @@ pub struct EventsArgs {
 }
 
 impl EventsArgs {
-    pub fn run(self) -> Result<(), String> {
+    pub fn run(self) -> Result<(), Error> {
         let files: Vec<(String, String)> = events::event_files()
             .iter()
             .map(|file| (file.file_name.clone(), events::event_file_text(file)))

@@ -4,7 +4,8 @@ use clap::Args;
 use millicast_webhook_relay::aws::sqs::SqsEventQueue;
 use millicast_webhook_relay::operator::redrive::{Redriven, redrive_bucket};
 
-use crate::aws_clients::{Clients, clients, one_line};
+use crate::aws_clients::{Clients, clients};
+use crate::error::Error;
 use crate::target::{StackArgs, pick};
 
 #[derive(Args)]
@@ -21,7 +22,7 @@ pub struct RedriveArgs {
 }
 
 impl RedriveArgs {
-    pub async fn run(self) -> Result<(), String> {
+    pub async fn run(self) -> Result<(), Error> {
         let dry_run = self.dry_run;
         let outputs = self.stack.outputs().await?;
         let bucket = &pick(
@@ -58,13 +59,15 @@ impl RedriveArgs {
             },
         )
         .await
-        .map_err(|e| one_line(&format!("cannot list s3://{bucket}/undelivered/"), &e.0))?;
+        .map_err(|e| Error::context(format!("cannot list s3://{bucket}/undelivered/"), e))?;
         let verb = if dry_run { "would redrive" } else { "redriven" };
         out!("{verb} {sent}, kept {kept}");
         if kept == 0 {
             Ok(())
         } else {
-            Err(format!("{kept} object(s) kept in undelivered/"))
+            Err(Error::failed(format!(
+                "{kept} object(s) kept in undelivered/"
+            )))
         }
     }
 }

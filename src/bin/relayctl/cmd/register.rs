@@ -4,10 +4,12 @@ use std::time::Duration;
 
 use clap::Args;
 use millicast_webhook_relay::aws::secretsmanager::SecretStored;
+use millicast_webhook_relay::operator::error::OperatorError;
 use millicast_webhook_relay::operator::lifecycle::{RegisterOptions, describe_webhooks, register};
 use millicast_webhook_relay::operator::platform::{HookSet, HookType};
 
 use crate::aws_clients::clients;
+use crate::error::Error;
 use crate::platform::{platform, progress, round_trip_line};
 use crate::target::RelayArgs;
 
@@ -35,14 +37,14 @@ pub struct RegisterArgs {
 }
 
 impl RegisterArgs {
-    pub async fn run(self) -> Result<(), String> {
+    pub async fn run(self) -> Result<(), Error> {
         let hooks = self
             .hooks
             .map(|words| {
                 words.iter().try_fold(HookSet::none(), |set, word| {
                     word.parse::<HookType>()
                         .map(|hook| set.with(hook))
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| OperatorError::usage(e.to_string()))
                 })
             })
             .transpose()?;

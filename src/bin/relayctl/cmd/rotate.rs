@@ -6,6 +6,7 @@ use clap::Args;
 use millicast_webhook_relay::operator::lifecycle::rotate;
 
 use crate::aws_clients::clients;
+use crate::error::Error;
 use crate::platform::{platform, progress, round_trip_line};
 use crate::target::RelayArgs;
 
@@ -22,7 +23,7 @@ pub struct RotateArgs {
 }
 
 impl RotateArgs {
-    pub async fn run(self) -> Result<(), String> {
+    pub async fn run(self) -> Result<(), Error> {
         let platform = platform()?;
         let target = self.relay.resolve().await?;
         let clients = clients().await?;
@@ -37,13 +38,7 @@ impl RotateArgs {
             &resume_args,
             &mut say,
         )
-        .await
-        .map_err(|f| {
-            format!(
-                "rotate failed: {}; state: {}; resume with: {}",
-                f.error, f.state, f.resume
-            )
-        })?;
+        .await?;
         if let Some(window) = rotated.quarantine_window {
             eprintln!(
                 "longest quarantine window: {:.2} s after the renewal",

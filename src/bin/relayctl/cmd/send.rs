@@ -4,10 +4,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
+use millicast_webhook_relay::operator::error::OperatorError;
 use millicast_webhook_relay::relay::clock::now_ms;
 use millicast_webhooks::samples::{self, JSON_SAMPLES};
 use millicast_webhooks::signature::sign;
 
+use crate::error::Error;
 use crate::input::decode_secret;
 
 #[derive(Args)]
@@ -33,16 +35,20 @@ pub struct SendArgs {
 }
 
 impl SendArgs {
-    pub fn run(self) -> Result<(), String> {
+    pub fn run(self) -> Result<(), Error> {
         if self.list {
             list_samples();
             return Ok(());
         }
         let url = &self.url;
         let secret = decode_secret(&self.secret)?;
-        let parsed: reqwest::Url = url.parse().map_err(|e| format!("bad --url {url}: {e}"))?;
+        let parsed: reqwest::Url = url
+            .parse()
+            .map_err(|e| OperatorError::usage(format!("bad --url {url}: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!("bad --url {url}: use an http(s) URL"));
+            return Err(
+                OperatorError::usage(format!("bad --url {url}: use an http(s) URL")).into(),
+            );
         }
         let event = self.event.as_deref().unwrap_or_default();
         let Webhook { body, headers } =
@@ -53,7 +59,7 @@ impl SendArgs {
                 .timeout(Duration::from_secs(60))
                 .user_agent(concat!("relayctl/", env!("CARGO_PKG_VERSION")))
                 .build()
-                .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+                .map_err(|e| OperatorError::io("cannot build the HTTP client", e))?;
             let mut request = client
                 .post(parsed)
                 .header("x-millicast-signature", signature)
@@ -64,10 +70,10 @@ impl SendArgs {
             let response = request
                 .send()
                 .await
-                .map_err(|e| format!("cannot reach {url}: {e}"))?;
+                .map_err(|e| OperatorError::io(format!("cannot reach {url}"), e))?;
             let status = response.status();
             let answer = response.text().await.unwrap_or_default();
-            Ok::<_, String>((status, answer))
+            Ok::<_, Error>((status, answer))
         })?;
         out!("{} {answer}", status.as_u16());
         if status.is_success() {
@@ -77,7 +83,10 @@ impl SendArgs {
                 .ok()
                 .and_then(|v| v["error"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
-            Err(format!("the relay answered {} {code}", status.as_u16()))
+            Err(Error::failed(format!(
+                "the relay answered {} {code}",
+                status.as_u16()
+            )))
         }
     }
 }
@@ -100,12 +109,11 @@ fn build_webhook(
     image: Option<&Path>,
     stream_id: &str,
     ts: i64,
-) -> Result<Webhook, String> {
+) -> Result<Webhook, OperatorError> {
     if event == "thumbnail" {
         let bytes = match image {
-            Some(path) => {
-                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
-            }
+            Some(path) => std::fs::read(path)
+                .map_err(|e| OperatorError::io(format!("cannot read {}", path.display()), e))?,
             None => samples::SAMPLE_JPEG.to_vec(),
         };
         return Ok(Webhook {
@@ -122,11 +130,12 @@ fn build_webhook(
     }
     let path = Path::new(event);
     if path.is_file() {
-        let body = std::fs::read(path).map_err(|e| format!("cannot read {event}: {e}"))?;
+        let body = std::fs::read(path)
+            .map_err(|e| OperatorError::io(format!("cannot read {event}"), e))?;
         return Ok(Webhook { body, headers });
     }
-    Err(format!(
+    Err(OperatorError::usage(format!(
         "unknown event `{event}`: use a built-in sample ({}, thumbnail) or a JSON file",
         JSON_SAMPLES.join(", ")
-    ))
+    )))
 }

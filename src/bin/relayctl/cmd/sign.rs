@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use millicast_webhooks::signature::sign;
 
+use crate::error::Error;
 use crate::input::{decode_secret, read_input};
 
 #[derive(Args)]
@@ -17,7 +18,7 @@ pub struct SignArgs {
 }
 
 impl SignArgs {
-    pub fn run(self) -> Result<(), String> {
+    pub fn run(self) -> Result<(), Error> {
         let secret = decode_secret(&self.secret)?;
         out!("{}", sign(&secret, &read_input(self.file.as_deref())?));
         Ok(())

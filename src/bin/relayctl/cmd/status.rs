@@ -3,10 +3,11 @@
 use std::io::IsTerminal;
 
 use clap::Args;
-use millicast_webhook_relay::operator::platform::PlatformClient;
+use millicast_webhook_relay::operator::error::OperatorError;
 use millicast_webhook_relay::operator::status::{Level, checks};
 
 use crate::aws_clients::{clients, sdk_config};
+use crate::error::Error;
 use crate::target::StackArgs;
 
 #[derive(Args)]
@@ -32,18 +33,16 @@ fn marker(level: Level, color: bool) -> String {
 }
 
 impl StatusArgs {
-    pub async fn run(self) -> Result<(), String> {
+    pub async fn run(self) -> Result<(), Error> {
         let Some(outputs) = self.stack.outputs().await? else {
-            return Err("status needs --stack NAME (or RELAY_STACK)".into());
+            return Err(OperatorError::usage("status needs --stack NAME (or RELAY_STACK)").into());
         };
         let sdk = sdk_config().await?;
         let clients = clients().await?;
         let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
         // The webhook check needs the platform's API secret; without it, it is skipped with a note.
         let platform = match std::env::var("MILLICAST_API_SECRET") {
-            Ok(secret) if !secret.trim().is_empty() => {
-                Some(PlatformClient::from_env().map_err(|e| e.to_string())?)
-            }
+            Ok(secret) if !secret.trim().is_empty() => Some(crate::platform::platform()?),
             _ => None,
         };
         let checks = checks(&outputs, &clients, &cloudwatch, platform.as_ref()).await;
@@ -72,7 +71,7 @@ impl StatusArgs {
         if red == 0 {
             Ok(())
         } else {
-            Err(format!("{red} check(s) red"))
+            Err(Error::failed(format!("{red} check(s) red")))
         }
     }
 }

@@ -7,7 +7,8 @@ use millicast_webhook_relay::contract::Message;
 use millicast_webhook_relay::relay::clock::rfc3339_ms;
 use millicast_webhooks::WebhookEvent;
 
-use crate::aws_clients::{clients, sdk_error};
+use crate::aws_clients::clients;
+use crate::error::Error;
 use crate::target::{StackArgs, pick};
 
 #[derive(Args)]
@@ -31,7 +32,7 @@ pub struct TailArgs {
 }
 
 impl TailArgs {
-    pub async fn run(self) -> Result<(), String> {
+    pub async fn run(self) -> Result<(), Error> {
         let outputs = self.stack.outputs().await?;
         let queue_url = &pick(
             self.queue_url.as_ref(),
@@ -49,7 +50,7 @@ impl TailArgs {
                 .message_attribute_names("All")
                 .send();
             let output = tokio::select! {
-                output = receive => output.map_err(|e| sdk_error("cannot receive from the queue", e))?,
+                output = receive => output.map_err(|e| Error::aws("cannot receive from the queue", e))?,
                 _ = tokio::signal::ctrl_c() => return Ok(()),
             };
             let messages = output.messages();
@@ -76,7 +77,7 @@ impl TailArgs {
                         .receipt_handle(handle)
                         .send()
                         .await
-                        .map_err(|e| sdk_error("cannot delete a message", e))?;
+                        .map_err(|e| Error::aws("cannot delete a message", e))?;
                 }
             }
         }

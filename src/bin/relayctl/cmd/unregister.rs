@@ -4,6 +4,7 @@ use clap::Args;
 use millicast_webhook_relay::operator::lifecycle::unregister;
 
 use crate::aws_clients::clients;
+use crate::error::Error;
 use crate::platform::{platform, progress};
 use crate::target::RelayArgs;
 
@@ -21,7 +22,7 @@ pub struct UnregisterArgs {
 }
 
 impl UnregisterArgs {
-    pub async fn run(self) -> Result<(), String> {
+    pub async fn run(self) -> Result<(), Error> {
         let platform = platform()?;
         let target = self.relay.resolve().await?;
         let clients = clients().await?;

@@ -2,12 +2,14 @@
 
 use clap::Args;
 use millicast_webhook_relay::aws::secretsmanager::read_secrets;
+use millicast_webhook_relay::operator::error::OperatorError;
 use millicast_webhook_relay::operator::lifecycle::{describe_webhooks, points_at};
 use millicast_webhook_relay::operator::platform::{Webhook, WebhookUpdate};
 use millicast_webhook_relay::relay::secrets::SecretSet;
 use millicast_webhooks::SecretUsed;
 
 use crate::aws_clients::clients;
+use crate::error::Error;
 use crate::platform::platform;
 use crate::target::{StackArgs, pick};
 
@@ -26,7 +28,7 @@ pub struct WebhooksArgs {
 }
 
 impl WebhooksArgs {
-    pub async fn run(self) -> Result<(), String> {
+    pub async fn run(self) -> Result<(), Error> {
         let platform = platform()?;
         if let Some(id) = self.reenable {
             let webhook = platform
@@ -38,7 +40,9 @@ impl WebhooksArgs {
                     },
                 )
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| {
+                    OperatorError::platform(format!("cannot re-enable webhook {id}"), e)
+                })?;
             out!("re-enabled webhook {} ({})", webhook.id, webhook.url);
             return Ok(());
         }
@@ -62,7 +66,10 @@ impl WebhooksArgs {
                 }
                 None => None,
             };
-        let webhooks = platform.all_webhooks().await.map_err(|e| e.to_string())?;
+        let webhooks = platform
+            .all_webhooks()
+            .await
+            .map_err(|e| OperatorError::platform("cannot list the webhooks", e))?;
         out!(
             "  {:>6}  {:<56}  {:<58}  {:<16}  {:<24}  RELAY HOLDS",
             "ID",

@@ -7,7 +7,8 @@ use millicast_webhook_relay::relay::handler::{Route, route};
 use millicast_webhook_relay::relay::quarantine::{KeptDelivery, QUARANTINE_PREFIX};
 use millicast_webhooks::Envelope;
 
-use crate::aws_clients::{Clients, clients, one_line, sdk_error};
+use crate::aws_clients::{Clients, clients};
+use crate::error::Error;
 use crate::target::{StackArgs, pick};
 
 #[derive(Args)]
@@ -29,7 +30,7 @@ fn row(received: &str, reason: &str, size: &str, kind: &str, stream: &str) -> St
 }
 
 impl ListArgs {
-    pub async fn run(self) -> Result<(), String> {
+    pub async fn run(self) -> Result<(), Error> {
         let outputs = self.stack.outputs().await?;
         let bucket = &pick(
             self.bucket.as_ref(),
@@ -41,10 +42,7 @@ impl ListArgs {
         let listed = list_quarantine(&s3, bucket, self.since)
             .await
             .map_err(|e| {
-                one_line(
-                    &format!("cannot list s3://{bucket}/{QUARANTINE_PREFIX}"),
-                    &e.0,
-                )
+                Error::context(format!("cannot list s3://{bucket}/{QUARANTINE_PREFIX}"), e)
             })?;
         out!("{}", row("RECEIVED", "REASON", "SIZE", "KIND", "STREAM"));
         for entry in &listed {
@@ -54,7 +52,7 @@ impl ListArgs {
                 .key(&entry.key)
                 .send()
                 .await
-                .map_err(|e| sdk_error(&format!("cannot read {}", entry.key), e))?;
+                .map_err(|e| Error::aws(format!("cannot read {}", entry.key), e))?;
             let kept = KeptDelivery::from_metadata(
                 &entry.key,
                 head.metadata().unwrap_or(&Default::default()),

@@ -5,6 +5,8 @@ mod replay;
 
 use clap::Subcommand;
 
+use crate::error::Error;
+
 #[derive(Subcommand)]
 pub enum QuarantineCommand {
     /// A table of the kept deliveries: received, reason, size, kind, stream.
@@ -16,7 +18,7 @@ pub enum QuarantineCommand {
 }
 
 impl QuarantineCommand {
-    pub async fn run(self) -> Result<(), String> {
+    pub async fn run(self) -> Result<(), Error> {
         match self {
             QuarantineCommand::List(args) => args.run().await,
             QuarantineCommand::Replay(args) => args.run().await,

@@ -6,6 +6,7 @@ use clap::Args;
 use millicast_webhook_relay::aws::s3::S3ObjectStore;
 use millicast_webhook_relay::aws::secretsmanager::read_secrets;
 use millicast_webhook_relay::aws::sqs::SqsEventQueue;
+use millicast_webhook_relay::operator::error::OperatorError;
 use millicast_webhook_relay::operator::replay::{ReplayOptions, Replayed, replay_quarantine};
 use millicast_webhook_relay::operator::stack::StackOutputs;
 use millicast_webhook_relay::relay::delivery::Delivery;
@@ -13,7 +14,8 @@ use millicast_webhook_relay::relay::quarantine::QUARANTINE_PREFIX;
 use millicast_webhook_relay::relay::secrets::{WebhookSecret, WebhookVerifier};
 use millicast_webhooks::signature::SignatureVerifier;
 
-use crate::aws_clients::{Clients, clients, one_line};
+use crate::aws_clients::{Clients, clients};
+use crate::error::Error;
 use crate::target::{StackArgs, path_settings, pick};
 
 #[derive(Args)]
@@ -69,7 +71,7 @@ async fn verifiers(
     clients: &Clients,
     secrets: &ReplaySecrets,
     outputs: Option<&StackOutputs>,
-) -> Result<Vec<WebhookVerifier>, String> {
+) -> Result<Vec<WebhookVerifier>, Error> {
     match secrets {
         ReplaySecrets::SecretId(id) => {
             let id = pick(
@@ -80,7 +82,7 @@ async fn verifiers(
             )?;
             let set = read_secrets(&clients.secrets, &id)
                 .await
-                .map_err(|e| one_line("cannot read the webhook secret", &e.to_string()))?;
+                .map_err(|e| Error::context("cannot read the webhook secret", e))?;
             Ok(set.verifiers())
         }
         ReplaySecrets::Given(values) => values
@@ -91,14 +93,16 @@ async fn verifiers(
                         id: None,
                         verifier: SignatureVerifier::new(current.bytes(), None),
                     })
-                    .map_err(|problem| format!("--secret {problem}"))
+                    .map_err(|problem| {
+                        OperatorError::invalid_secret("--secret", problem.into()).into()
+                    })
             })
             .collect(),
     }
 }
 
 impl ReplayArgs {
-    pub async fn run(self) -> Result<(), String> {
+    pub async fn run(self) -> Result<(), Error> {
         let options = ReplayOptions {
             since_ms: self.since,
             dry_run: self.dry_run,
@@ -139,12 +143,7 @@ impl ReplayArgs {
             },
         )
         .await
-        .map_err(|e| {
-            one_line(
-                &format!("cannot list s3://{bucket}/{QUARANTINE_PREFIX}"),
-                &e.0,
-            )
-        })?;
+        .map_err(|e| Error::context(format!("cannot list s3://{bucket}/{QUARANTINE_PREFIX}"), e))?;
         let verb = if options.dry_run {
             "would replay"
         } else {
@@ -154,7 +153,9 @@ impl ReplayArgs {
         if kept == 0 {
             Ok(())
         } else {
-            Err(format!("{kept} delivery(ies) kept in {QUARANTINE_PREFIX}"))
+            Err(Error::failed(format!(
+                "{kept} delivery(ies) kept in {QUARANTINE_PREFIX}"
+            )))
         }
     }
 }

@@ -4,6 +4,8 @@ mod set;
 
 use clap::Subcommand;
 
+use crate::error::Error;
+
 #[derive(Subcommand)]
 pub enum SecretCommand {
     /// Store the secret read from standard input (never echoed) as a webhook's current one,
@@ -12,7 +14,7 @@ pub enum SecretCommand {
 }
 
 impl SecretCommand {
-    pub async fn run(self) -> Result<(), String> {
+    pub async fn run(self) -> Result<(), Error> {
         match self {
             SecretCommand::Set(args) => args.run().await,
         }

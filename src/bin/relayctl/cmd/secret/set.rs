@@ -4,9 +4,11 @@ use clap::Args;
 use millicast_webhook_relay::aws::secretsmanager::{
     NewSecret, Previous, SecretStored, store_new_secret,
 };
+use millicast_webhook_relay::operator::error::OperatorError;
 use millicast_webhook_relay::relay::secrets::WebhookSecret;
 
-use crate::aws_clients::{clients, one_line};
+use crate::aws_clients::clients;
+use crate::error::Error;
 use crate::target::{StackArgs, pick};
 
 #[derive(Args)]
@@ -25,22 +27,22 @@ pub struct SetArgs {
 }
 
 /// Reads the secret from standard input; on a terminal, without echoing it.
-fn read_secret() -> Result<String, String> {
+fn read_secret() -> Result<String, OperatorError> {
     use std::io::IsTerminal;
     if std::io::stdin().is_terminal() {
         rpassword::prompt_password("Webhook secret (input hidden): ")
-            .map_err(|e| format!("cannot read the secret: {e}"))
+            .map_err(|e| OperatorError::io("cannot read the secret", e))
     } else {
         let mut line = String::new();
         std::io::stdin()
             .read_line(&mut line)
-            .map_err(|e| format!("cannot read standard input: {e}"))?;
+            .map_err(|e| OperatorError::io("cannot read standard input", e))?;
         Ok(line)
     }
 }
 
 impl SetArgs {
-    pub async fn run(self) -> Result<(), String> {
+    pub async fn run(self) -> Result<(), Error> {
         let webhook_id = self.webhook_id;
         let outputs = self.stack.outputs().await?;
         let secret_id = &pick(
@@ -51,12 +53,13 @@ impl SetArgs {
         )?;
         let text = read_secret()?;
         if text.trim().is_empty() {
-            return Err(
-                "no secret on standard input (paste the secret the dashboard shows)".into(),
-            );
+            return Err(OperatorError::usage(
+                "no secret on standard input (paste the secret the dashboard shows)",
+            )
+            .into());
         }
-        let secret =
-            WebhookSecret::from_base64(&text).map_err(|problem| format!("the secret {problem}"))?;
+        let secret = WebhookSecret::from_base64(&text)
+            .map_err(|problem| OperatorError::invalid_secret("the secret", problem.into()))?;
         let clients = clients().await?;
         let previous = if self.drop_previous {
             Previous::Drop
@@ -73,7 +76,7 @@ impl SetArgs {
         };
         match store_new_secret(&clients.secrets, secret_id, secret, about, previous)
             .await
-            .map_err(|e| one_line("cannot store the secret", &e))?
+            .map_err(|e| Error::context("cannot store the secret", OperatorError::SecretWrite(e)))?
         {
             SecretStored::Replaced {
                 version_id,
