@@ -23,7 +23,8 @@ pub struct Hint {
     pub markers: &'static [&'static str],
     /// What to say instead.
     pub says: &'static str,
-    /// The documentation to read, as `docs/<page>.md#<anchor>`.
+    /// The documentation to read, as `docs/<page>.md#<anchor>` (a test checks that the page
+    /// has that heading).
     pub see: Option<&'static str>,
 }
 
@@ -36,6 +37,10 @@ impl fmt::Display for Hint {
         }
     }
 }
+
+/// Where the operator policy (the stack's `OperatorPolicyArn`) and what each statement allows
+/// are documented.
+pub const OPERATOR_POLICY_DOC: &str = "docs/operate.md#iam-for-relayctl";
 
 /// Every hint, in the order they are tried.
 pub const HINTS: [Hint; 3] = [
@@ -51,8 +56,8 @@ pub const HINTS: [Hint; 3] = [
     },
     Hint {
         markers: &["AccessDenied"],
-        says: "access denied (see README, \"IAM permissions for relayctl\")",
-        see: None,
+        says: "access denied",
+        see: Some(OPERATOR_POLICY_DOC),
     },
 ];
 
@@ -181,7 +186,9 @@ pub fn rust_log_wants_detail(filter: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
     use std::io;
+    use std::path::Path;
 
     use aws_sdk_s3::error::ConnectorError;
     use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error;
@@ -194,6 +201,67 @@ mod tests {
             io::ErrorKind::ConnectionRefused,
             "tcp connect error: Connection refused (os error 111)",
         ))))
+    }
+
+    /// GitHub's anchor of a heading: lower case, spaces to `-`, punctuation other than `-` and
+    /// `_` dropped.
+    fn slug(heading: &str) -> String {
+        heading
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter_map(|c| match c {
+                ' ' => Some('-'),
+                c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The anchors of a Markdown page's headings (outside fenced code).
+    fn anchors(markdown: &str) -> BTreeSet<String> {
+        let mut in_code = false;
+        let mut anchors = BTreeSet::new();
+        for line in markdown.lines() {
+            if line.trim_start().starts_with("```") {
+                in_code = !in_code;
+            } else if !in_code && line.starts_with('#') {
+                anchors.insert(slug(line.trim_start_matches('#')));
+            }
+        }
+        anchors
+    }
+
+    #[test]
+    fn every_documentation_hint_names_a_page_and_heading_that_exist() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let named: Vec<&str> = HINTS.iter().filter_map(|hint| hint.see).collect();
+        assert!(named.contains(&OPERATOR_POLICY_DOC));
+        for see in named {
+            let (page, anchor) = see
+                .split_once('#')
+                .unwrap_or_else(|| panic!("{see}: no #anchor"));
+            assert!(
+                page.starts_with("docs/") && page.ends_with(".md"),
+                "{see}: not a page under docs/"
+            );
+            let text = std::fs::read_to_string(root.join(page))
+                .unwrap_or_else(|e| panic!("{see}: cannot read {page}: {e}"));
+            assert!(
+                anchors(&text).contains(anchor),
+                "{see}: {page} has no heading whose anchor is #{anchor}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_slug_follows_githubs_rules() {
+        assert_eq!(slug(" IAM for relayctl"), "iam-for-relayctl");
+        assert_eq!(
+            slug("Connect the platform: `relayctl register`"),
+            "connect-the-platform-relayctl-register"
+        );
+        assert_eq!(slug("make_run -- now"), "make_run----now");
     }
 
     #[test]
@@ -239,6 +307,16 @@ mod tests {
             format!("cannot read the stack: {}", PlatformError::MissingApiSecret)
         );
         assert_eq!(error.hint(), None);
+    }
+
+    #[test]
+    fn access_denied_points_at_the_operator_policy() {
+        let denied = OperatorError::usage("service error: AccessDenied: not authorized");
+        let error = Error::context("cannot store the secret", denied);
+        assert_eq!(
+            error.one_line(),
+            format!("cannot store the secret: access denied (see {OPERATOR_POLICY_DOC})")
+        );
     }
 
     #[test]
