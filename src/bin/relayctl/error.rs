@@ -89,15 +89,21 @@ pub enum Error {
     Context {
         action: String,
         #[source]
-        source: OperatorError,
+        source: Box<OperatorError>,
     },
     /// `relayctl rotate` stopped: where it left things and how to resume.
     #[error(transparent)]
-    Rotate(#[from] RotateFailure),
+    Rotate(Box<RotateFailure>),
     /// The command ran, and what it found or did is a failure (exit code 1): red checks,
     /// objects kept, the relay's refusal, a round trip not proven, files out of date.
     #[error("{0}")]
     Failed(String),
+}
+
+impl From<RotateFailure> for Error {
+    fn from(failure: RotateFailure) -> Self {
+        Error::Rotate(Box::new(failure))
+    }
 }
 
 impl Error {
@@ -115,7 +121,7 @@ impl Error {
     pub fn context(action: impl Into<String>, source: impl Into<OperatorError>) -> Self {
         Error::Context {
             action: action.into(),
-            source: source.into(),
+            source: Box::new(source.into()),
         }
     }
 
