@@ -299,6 +299,74 @@ fn aws_commands_fail_with_one_line_reasons() {
     assert!(bad_url.contains("bad --url"), "{bad_url}");
 }
 
+#[test]
+fn verbose_errors_print_every_cause_after_the_error() {
+    // An endpoint nothing listens on: the SDK's dispatch failure has a chain of causes.
+    let run = |args: &[&str], rust_log: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_relayctl"));
+        command
+            .args(args)
+            .env_clear()
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "a")
+            .env("AWS_SECRET_ACCESS_KEY", "b")
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("HOME", "/nonexistent")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        if let Some(filter) = rust_log {
+            command.env("RUST_LOG", filter);
+        }
+        let output = command.output().unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        String::from_utf8_lossy(&output.stderr).trim().to_owned()
+    };
+    let redrive = [
+        "redrive",
+        "--bucket",
+        "bkt",
+        "--queue-url",
+        "http://127.0.0.1:9/q",
+    ];
+
+    let plain = run(&redrive, None);
+    assert_eq!(
+        plain,
+        "relayctl: cannot list s3://bkt/undelivered/: connection refused (check the URL, or \
+         AWS_ENDPOINT_URL)"
+    );
+    assert_eq!(run(&redrive, Some("info")), plain);
+
+    let verbose = run(&[&["-v"][..], &redrive].concat(), None);
+    let lines: Vec<&str> = verbose.lines().collect();
+    assert_eq!(
+        lines[0], "relayctl: cannot list s3://bkt/undelivered/",
+        "{verbose}"
+    );
+    assert_eq!(lines[1], "caused by: s3 ListObjectsV2", "{verbose}");
+    let causes: Vec<&str> = lines
+        .iter()
+        .filter_map(|line| line.strip_prefix("caused by: "))
+        .collect();
+    assert!(causes.len() >= 3, "{verbose}");
+    assert!(
+        causes
+            .iter()
+            .any(|cause| cause.contains("Connection refused")),
+        "the innermost cause, the refused connection, is reached: {verbose}"
+    );
+    assert_eq!(
+        lines.last().copied(),
+        Some("hint: connection refused (check the URL, or AWS_ENDPOINT_URL)"),
+        "{verbose}"
+    );
+    assert_eq!(lines.len(), causes.len() + 2, "{verbose}");
+
+    // The flag is global (after the command too), and RUST_LOG at debug or trace asks the same.
+    assert_eq!(run(&[&redrive[..], &["--verbose"]].concat(), None), verbose);
+    assert_eq!(run(&redrive, Some("debug")), verbose);
+    assert_eq!(run(&redrive, Some("warn,relayctl=trace")), verbose);
+}
+
 /// relayctl against moto with `stdin` as its standard input; (success, stdout, stderr).
 fn relayctl_aws_with_input(args: &[&str], stdin: &[u8]) -> (bool, String, String) {
     let output = run_with_input(relayctl_aws(args), stdin);
