@@ -83,7 +83,7 @@ pub enum OperatorError {
     /// words: they are shared with the relay's own code).
     #[error("{0}")]
     SecretWrite(String),
-    /// Reading or writing failed while doing `action` (`cannot read events/x.json`, `cannot
+    /// Reading or writing failed while doing `action` (`cannot read FILE`, `cannot
     /// reach https://…`, `reading the object`): a file, standard input, an HTTP exchange, an
     /// object's body.
     #[error("{action}")]
