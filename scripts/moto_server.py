@@ -11,6 +11,8 @@ import signal
 import sys
 import time
 
+import moto.s3.exceptions
+import moto.s3.responses
 import moto.sqs.models
 from moto.server import ThreadedMotoServer
 
@@ -30,6 +32,42 @@ def _fast_unix_time_millis(dt=None):
 
 
 moto.sqs.models.unix_time_millis = _fast_unix_time_millis
+
+# S3 refuses a PUT whose user metadata is over 2 KB (400 MetadataTooLarge); moto stores it.
+# Enforced here the strict way — every x-amz-meta-* header's full name and value, in UTF-8
+# bytes — before moto writes anything, so a relay that would lose an event on real S3 fails
+# the same way against the stand-in.
+S3_USER_METADATA_LIMIT = 2048
+_put_object = moto.s3.responses.S3Response.put_object
+
+
+def _metadata_size(headers) -> int:
+    return sum(
+        len(name.encode()) + len(str(value).encode())
+        for name, value in moto.s3.responses.metadata_from_headers(headers).items()
+        if name.lower().startswith("x-amz-meta-")
+    )
+
+
+def _put_object_within_the_metadata_limit(self):
+    size = _metadata_size(self.headers)
+    if size > S3_USER_METADATA_LIMIT:
+        raise MetadataTooLarge(size)
+    return _put_object(self)
+
+
+class MetadataTooLarge(moto.s3.exceptions.S3ClientError):
+    code = 400
+
+    def __init__(self, size: int):
+        super().__init__(
+            "MetadataTooLarge",
+            f"Your metadata headers exceed the maximum allowed metadata size "
+            f"({size} > {S3_USER_METADATA_LIMIT} bytes)",
+        )
+
+
+moto.s3.responses.S3Response.put_object = _put_object_within_the_metadata_limit
 
 
 def main() -> None:

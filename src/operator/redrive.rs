@@ -6,6 +6,8 @@
 //! a FIFO queue drops that copy within its 5-minute deduplication window; otherwise a consumer
 //! sees it twice and tells by the key.
 
+use std::collections::HashMap;
+
 use aws_sdk_s3::error::DisplayErrorContext;
 
 use crate::contract::Message;
@@ -13,7 +15,7 @@ use crate::operator::error::OperatorError;
 use crate::ports::{EventQueue, IoError};
 use crate::relay::keys::UNDELIVERED_PREFIX;
 use crate::relay::message::{
-    Provenance, QueueMessage, claim_check_attribute, idempotency_key, sha256_hex,
+    ClaimCheck, Provenance, QueueMessage, claim_check_attribute, idempotency_key, sha256_hex,
 };
 use millicast_webhooks::Envelope;
 
@@ -62,14 +64,9 @@ async fn redrive_object<Q: EventQueue>(
     fifo: bool,
     dry_run: bool,
 ) -> Redriven {
-    let object = match s3.get_object().bucket(bucket).key(key).send().await {
-        Ok(object) => object,
-        Err(e) => return Redriven::Kept(format!("s3 GetObject: {}", DisplayErrorContext(&e))),
-    };
-    let metadata = object.metadata().cloned().unwrap_or_default();
-    let bytes = match object.body.collect().await {
-        Ok(data) => data.into_bytes().to_vec(),
-        Err(e) => return Redriven::Kept(format!("reading the object: {e}")),
+    let (bytes, metadata) = match read_object(s3, bucket, key).await {
+        Ok(read) => read,
+        Err(reason) => return Redriven::Kept(reason),
     };
     let spill = Spill {
         key,
@@ -79,7 +76,24 @@ async fn redrive_object<Q: EventQueue>(
         stream_id: metadata.get("stream-id").map(String::as_str),
         stream_key: metadata.get("stream-key").map(String::as_str),
     };
-    let message = match spilled_message(bytes, &spill, fifo) {
+    // A spilled claim-check pointer is rebuilt from the body it points to, which names the
+    // stream (the pointer does not, and the spill's metadata does not copy it).
+    let claimed = match Message::parse(&bytes) {
+        Ok(Message::ClaimCheck { pointer, .. }) => {
+            match read_object(s3, &pointer.bucket, &pointer.key).await {
+                Ok((body, _)) => Some(body),
+                // An older relay kept the stream in the spill's metadata: it is enough.
+                Err(_) if spill.stream_id.is_some() || spill.stream_key.is_some() => None,
+                Err(reason) => {
+                    return Redriven::Kept(format!(
+                        "a claim-check pointer whose object cannot be read: {reason}"
+                    ));
+                }
+            }
+        }
+        _ => None,
+    };
+    let message = match spilled_message(bytes, &spill, fifo, claimed) {
         Ok(message) => message,
         Err(reason) => return Redriven::Kept(reason),
     };
@@ -98,34 +112,60 @@ async fn redrive_object<Q: EventQueue>(
     }
 }
 
+/// An object's body and user metadata.
+async fn read_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<(Vec<u8>, HashMap<String, String>), String> {
+    let object = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| format!("s3 GetObject: {}", DisplayErrorContext(&e)))?;
+    let metadata = object.metadata().cloned().unwrap_or_default();
+    let body = object
+        .body
+        .collect()
+        .await
+        .map_err(|e| format!("reading the object: {e}"))?
+        .into_bytes()
+        .to_vec();
+    Ok((body, metadata))
+}
+
 /// What a spill keeps beside the body.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Spill<'a> {
-    /// `undelivered/{date}/{timestampMs}-{sha256}.json`.
+    /// `undelivered/{date}/{timestampMs}-{deliveryId}.json`.
     pub key: &'a str,
     pub signature: Option<&'a str>,
     pub webhook_id: Option<i64>,
     pub idempotency_key: Option<&'a str>,
-    /// The stream of a spilled claim-check pointer (its body names none).
+    /// The stream of a spilled claim-check pointer, as relays before the per-delivery keys
+    /// copied it into the spill's metadata (the pointer's body names none).
     pub stream_id: Option<&'a str>,
     pub stream_key: Option<&'a str>,
 }
 
 /// The queue message for a spilled body: the same body and attributes the relay builds. A
-/// spill written before idempotency keys existed gets one from its key's time and body hash,
-/// the same on every run.
+/// spilled claim-check pointer is rebuilt from `claimed`, the body it points to (checked against
+/// the pointer's sha256), as the relay built it; without it, from the stream an older relay kept
+/// in the spill's metadata. A spill written before idempotency keys existed gets one from its
+/// key's time and body hash, the same on every run.
 pub fn spilled_message(
     body: Vec<u8>,
     spill: &Spill<'_>,
     fifo: bool,
+    claimed: Option<Vec<u8>>,
 ) -> Result<QueueMessage, String> {
     let mut envelope = Envelope::parse(&body).map_err(|_| "not a webhook envelope".to_owned())?;
-    let pointer = matches!(Message::parse(&body), Ok(Message::ClaimCheck { .. }));
-    if pointer {
-        // The event's stream, as the pointer carried it before it was spilled.
-        envelope.stream_id = spill.stream_id.map(str::to_owned);
-        envelope.stream_name = spill.stream_key.map(str::to_owned);
-    }
+    let pointer = match Message::parse(&body) {
+        Ok(Message::ClaimCheck { pointer, .. }) => Some(pointer),
+        _ => None,
+    };
     let idempotency_key = match spill.idempotency_key {
         Some(key) => key.to_owned(),
         None => {
@@ -135,7 +175,7 @@ pub fn spilled_message(
                 .next()
                 .and_then(|t| t.parse().ok())
                 .unwrap_or(0);
-            idempotency_key(spill.webhook_id, time, &sha256_hex(&body))
+            idempotency_key(spill.webhook_id, time, &sha256_hex(&body), "")
         }
     };
     let provenance = Provenance {
@@ -143,9 +183,37 @@ pub fn spilled_message(
         webhook_id: spill.webhook_id,
         idempotency_key,
     };
+    if let (Some(pointer), Some(claimed)) = (&pointer, claimed) {
+        if sha256_hex(&claimed) != pointer.sha256 {
+            return Err(format!(
+                "s3://{}/{} does not hold the body its pointer names (sha256 differs)",
+                pointer.bucket, pointer.key
+            ));
+        }
+        let event_envelope = Envelope::parse(&claimed)
+            .map_err(|_| "the claim-check object is not a webhook envelope".to_owned())?;
+        let event_body =
+            String::from_utf8(claimed).map_err(|_| "the claim-check object is not UTF-8".to_owned())?;
+        let event = QueueMessage::for_event(&event_envelope, event_body, &provenance, fifo);
+        return Ok(QueueMessage::claim_check(
+            &event,
+            &event_envelope,
+            &ClaimCheck {
+                bucket: &pointer.bucket,
+                key: &pointer.key,
+                size: usize::try_from(pointer.size).unwrap_or(usize::MAX),
+                sha256_hex: &pointer.sha256,
+            },
+        ));
+    }
+    if pointer.is_some() {
+        // The event's stream, as an older relay kept it beside the spilled pointer.
+        envelope.stream_id = spill.stream_id.map(str::to_owned);
+        envelope.stream_name = spill.stream_key.map(str::to_owned);
+    }
     let body = String::from_utf8(body).map_err(|_| "not UTF-8".to_owned())?;
     let mut message = QueueMessage::for_event(&envelope, body, &provenance, fifo);
-    if pointer {
+    if pointer.is_some() {
         message.attributes.push(claim_check_attribute());
     }
     Ok(message)
@@ -175,7 +243,7 @@ mod tests {
             idempotency_key: Some(&provenance.idempotency_key),
             ..Spill::default()
         };
-        let rebuilt = spilled_message(body.as_bytes().to_vec(), &spill, true).unwrap();
+        let rebuilt = spilled_message(body.as_bytes().to_vec(), &spill, true, None).unwrap();
         assert_eq!(rebuilt, original);
     }
 
@@ -186,14 +254,63 @@ mod tests {
             key: KEY,
             ..Spill::default()
         };
-        let first = spilled_message(body.as_bytes().to_vec(), &spill, false).unwrap();
-        let again = spilled_message(body.as_bytes().to_vec(), &spill, false).unwrap();
+        let first = spilled_message(body.as_bytes().to_vec(), &spill, false, None).unwrap();
+        let again = spilled_message(body.as_bytes().to_vec(), &spill, false, None).unwrap();
         assert_eq!(first.idempotency_key(), again.idempotency_key());
         assert_eq!(first.idempotency_key().map(str::len), Some(32));
     }
 
     #[test]
-    fn a_spilled_pointer_is_sent_as_the_relay_sent_it() {
+    fn a_spilled_pointer_is_rebuilt_from_the_body_it_points_to() {
+        let stream = format!("acct/{}", "c".repeat(1000));
+        let event = format!(
+            r#"{{"type":"media","event":"completed","timestamp":5,"data":{{"streamId":"{stream}","streamName":"{}"}}}}"#,
+            "c".repeat(1000)
+        );
+        let provenance = Provenance {
+            signature: Some("sha1=ab".into()),
+            webhook_id: Some(2),
+            idempotency_key: "k".repeat(32),
+        };
+        let envelope = Envelope::parse(event.as_bytes()).unwrap();
+        let message = QueueMessage::for_event(&envelope, event.clone(), &provenance, true);
+        let sha256 = sha256_hex(event.as_bytes());
+        let claim = ClaimCheck {
+            bucket: "b",
+            key: "events/oversize/r-1.json",
+            size: event.len(),
+            sha256_hex: &sha256,
+        };
+        let pointer = QueueMessage::claim_check(&message, &envelope, &claim);
+        // What the relay's spill keeps beside the pointer (delivery.rs): no stream.
+        let spill = Spill {
+            key: KEY,
+            signature: None,
+            webhook_id: Some(2),
+            idempotency_key: Some(&provenance.idempotency_key),
+            ..Spill::default()
+        };
+        let rebuilt = spilled_message(
+            pointer.body.as_bytes().to_vec(),
+            &spill,
+            true,
+            Some(event.clone().into_bytes()),
+        )
+        .unwrap();
+        assert_eq!(rebuilt, pointer);
+        assert!(rebuilt.attribute("streamId").is_some());
+        // A body that is not the one pointed to is refused, not sent with wrong attributes.
+        let other = spilled_message(
+            pointer.body.as_bytes().to_vec(),
+            &spill,
+            true,
+            Some(b"{\"type\":\"x\"}".to_vec()),
+        );
+        assert!(other.unwrap_err().contains("sha256 differs"));
+    }
+
+    #[test]
+    fn a_pointer_spilled_by_an_older_relay_is_sent_as_the_relay_sent_it() {
         let event =
             r#"{"type":"media","event":"completed","timestamp":5,"data":{"streamId":"acct/cam"}}"#;
         let provenance = Provenance {
@@ -218,7 +335,7 @@ mod tests {
             &Envelope::parse(event.body.as_bytes()).unwrap(),
             &claim,
         );
-        // What the relay's spill keeps beside the pointer (delivery.rs).
+        // What an older relay's spill kept beside the pointer.
         let spill = Spill {
             key: KEY,
             signature: None,
@@ -227,7 +344,8 @@ mod tests {
             stream_id: Some("acct/cam"),
             stream_key: Some("cam"),
         };
-        let rebuilt = spilled_message(pointer.body.as_bytes().to_vec(), &spill, true).unwrap();
+        let rebuilt =
+            spilled_message(pointer.body.as_bytes().to_vec(), &spill, true, None).unwrap();
         assert_eq!(rebuilt, pointer);
     }
 
@@ -238,7 +356,7 @@ mod tests {
             key: KEY,
             ..Spill::default()
         };
-        let message = spilled_message(pointer.as_bytes().to_vec(), &spill, false).unwrap();
+        let message = spilled_message(pointer.as_bytes().to_vec(), &spill, false, None).unwrap();
         assert_eq!(
             message.attribute("claimCheck"),
             Some(&AttributeValue::String("true".into()))
@@ -249,6 +367,6 @@ mod tests {
 
     #[test]
     fn garbage_is_kept_not_sent() {
-        assert!(spilled_message(b"[1]".to_vec(), &Spill::default(), false).is_err());
+        assert!(spilled_message(b"[1]".to_vec(), &Spill::default(), false, None).is_err());
     }
 }

@@ -18,7 +18,9 @@ use crate::operator::error::OperatorError;
 use crate::ports::{EventQueue, ObjectStore};
 use crate::relay::clock::date_path;
 use crate::relay::delivery::{Accepted, Delivery};
-use crate::relay::handler::{Planned, VerifiedWebhook, accept_verified, plan};
+use crate::relay::deadline::{DEFAULT_BUDGET, Deadline};
+use crate::relay::handler::{Planned, VerifiedWebhook, deliver_planned, plan};
+use crate::relay::keys::key_safe_id;
 use crate::relay::metrics::Summary;
 use crate::relay::quarantine::{KeptDelivery, QUARANTINE_PREFIX, received_ms_from_key};
 use crate::relay::secrets::WebhookVerifier;
@@ -124,6 +126,9 @@ pub struct ReplayOptions {
     /// Only deliveries received at or after this time (epoch ms).
     pub since_ms: Option<i64>,
     pub dry_run: bool,
+    /// Deliver verified events that were outside the replay window when they came (kept as
+    /// `stale`), on the operator's word, with their original receive time.
+    pub accept_stale: bool,
 }
 
 /// Replays every kept delivery of `bucket` (see the module documentation), calling `on_object`
@@ -161,20 +166,44 @@ async fn replay_one<S: ObjectStore, Q: EventQueue>(
         Ok(read) => read,
         Err(error) => return Replayed::Kept(error.one_line()),
     };
-    let webhook = match verified(kept.headers(), body, kept.received_ms, verifiers) {
+    // A delivery kept before delivery ids existed is named by its object.
+    let delivery_id = match kept.delivery_id.as_str() {
+        "" => key_safe_id(key.rsplit('/').next().unwrap_or(key)),
+        id => id.to_owned(),
+    };
+    let webhook = match verified(kept.headers(), body, kept.received_ms, verifiers, delivery_id) {
         Ok(webhook) => webhook,
         Err(reason) => return Replayed::Kept(reason),
     };
     let mut summary = Summary::default();
+    // The window is checked against the time the relay received it, unless the operator
+    // accepts what came too late.
+    let window = if options.accept_stale {
+        0
+    } else {
+        delivery.settings().replay_window_seconds
+    };
+    let planned = match plan(&webhook, window, &mut summary) {
+        Ok(planned) => planned,
+        Err(rejection) => return Replayed::Kept(rejection.code().to_owned()),
+    };
     if options.dry_run {
-        let window = delivery.settings().replay_window_seconds;
-        return match plan(&webhook, window, &mut summary) {
-            Ok(Planned::Thumbnail) => Replayed::WouldDeliver("thumbnail"),
-            Ok(Planned::Event(_)) => Replayed::WouldDeliver("event"),
-            Err(rejection) => Replayed::Kept(rejection.code().to_owned()),
-        };
+        return Replayed::WouldDeliver(match planned {
+            Planned::Thumbnail => "thumbnail",
+            Planned::Event(_) => "event",
+        });
     }
-    match accept_verified(delivery, webhook, &mut summary, "quarantine-replay").await {
+    let deadline = Deadline::after(DEFAULT_BUDGET);
+    match deliver_planned(
+        delivery,
+        webhook,
+        planned,
+        &mut summary,
+        "quarantine-replay",
+        &deadline,
+    )
+    .await
+    {
         Ok(accepted) => match s3.delete_object().bucket(bucket).key(key).send().await {
             Ok(_) => Replayed::Delivered(accepted),
             Err(e) => Replayed::Kept(format!(
@@ -197,6 +226,7 @@ fn verified<'a>(
     body: Vec<u8>,
     received_ms: Option<i64>,
     verifiers: &[WebhookVerifier],
+    delivery_id: String,
 ) -> Result<VerifiedWebhook<'a>, String> {
     let signature = Signature::parse(headers.signature.as_bytes())
         .map_err(|_| "no well-formed signature kept".to_owned())?;
@@ -211,6 +241,7 @@ fn verified<'a>(
         headers,
         received_ms,
         webhook_id,
+        delivery_id,
     })
 }
 
@@ -249,6 +280,7 @@ mod tests {
             body.clone(),
             Some(1),
             &[other.clone(), verifier.clone()],
+            "d".into(),
         )
         .unwrap();
         assert_eq!(
@@ -256,17 +288,18 @@ mod tests {
             Some(7),
             "the webhook whose secret matched"
         );
-        assert!(verified(headers(&good), body.clone(), Some(1), &[other]).is_err());
-        assert!(verified(headers(&good), body.clone(), Some(1), &[]).is_err());
+        assert!(verified(headers(&good), body.clone(), Some(1), &[other], "d".into()).is_err());
+        assert!(verified(headers(&good), body.clone(), Some(1), &[], "d".into()).is_err());
         assert!(
             verified(
                 headers("sha1=zz"),
                 body.clone(),
                 Some(1),
-                std::slice::from_ref(&verifier)
+                std::slice::from_ref(&verifier),
+                "d".into(),
             )
             .is_err()
         );
-        assert!(verified(headers(&good), body, None, &[verifier]).is_err());
+        assert!(verified(headers(&good), body, None, &[verifier], "d".into()).is_err());
     }
 }

@@ -10,6 +10,7 @@ use crate::ports::QueueMessage;
 use crate::ports::SecretSource;
 use crate::ports::{
     EventQueue, IoError, ObjectHead, ObjectPut, ObjectStore, PutCondition, PutOutcome,
+    S3_USER_METADATA_LIMIT, metadata_size,
 };
 
 #[derive(Debug, Default)]
@@ -50,6 +51,13 @@ impl ObjectStore for MemoryStore {
     async fn put(&self, object: ObjectPut) -> Result<PutOutcome, IoError> {
         if self.failing.load(Ordering::SeqCst) {
             return Err(IoError("memory store set to fail".into()));
+        }
+        // As S3 refuses it (moto does not: scripts/moto_server.py adds the check there).
+        let size = metadata_size(&object.metadata);
+        if size > S3_USER_METADATA_LIMIT {
+            return Err(IoError(format!(
+                "MetadataTooLarge: {size} bytes of user metadata, over {S3_USER_METADATA_LIMIT}"
+            )));
         }
         let mut objects = self
             .objects

@@ -14,6 +14,20 @@ use bytes::Bytes;
 
 pub use queue::QueueMessage;
 
+/// S3's limit on an object's user metadata: 2 KB, measured as the UTF-8 bytes of each name and
+/// value. A PUT over it is refused (`400 MetadataTooLarge`).
+pub const S3_USER_METADATA_LIMIT: usize = 2048;
+
+/// The size of `metadata` as S3 measures it against [`S3_USER_METADATA_LIMIT`], counting each
+/// name with its `x-amz-meta-` prefix (whether S3 counts the prefix is not documented: counting
+/// it errs on the safe side).
+pub fn metadata_size(metadata: &[(&str, String)]) -> usize {
+    metadata
+        .iter()
+        .map(|(name, value)| "x-amz-meta-".len() + name.len() + value.len())
+        .sum()
+}
+
 /// When a write may happen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PutCondition {

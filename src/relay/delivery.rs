@@ -4,6 +4,8 @@
 //! The Lambda and `relayctl quarantine replay` both deliver through [`Delivery`], so a replayed
 //! delivery takes exactly the relay's own paths.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use lambda_http::http::StatusCode;
 use lambda_http::tracing::warn;
@@ -12,6 +14,7 @@ use lambda_http::{Body, Response};
 use crate::ports::{EventQueue, IoError, ObjectPut, ObjectStore, PutCondition, PutOutcome};
 use crate::relay::clock::{now_ms, rfc3339_ms};
 use crate::relay::config::PathSettings;
+use crate::relay::deadline::{ANNOUNCEMENT_RESERVE, Deadline, SPILL_RESERVE};
 use crate::relay::error::{RelayError, json_response};
 use crate::relay::keys::{claim_check_key, undelivered_key};
 use crate::relay::message::{
@@ -78,6 +81,10 @@ pub fn stored_content_type(header: Option<&str>) -> String {
     }
 }
 
+/// The longest error text a spill keeps in its metadata (S3 allows 2 KB of user metadata in
+/// all; see [`crate::ports::metadata_size`]).
+pub const ERROR_TEXT_MAX: usize = 512;
+
 /// Printable ASCII, bounded: fit for S3 metadata.
 fn metadata_text(text: &str) -> String {
     text.chars()
@@ -88,8 +95,22 @@ fn metadata_text(text: &str) -> String {
                 '?'
             }
         })
-        .take(512)
+        .take(ERROR_TEXT_MAX)
         .collect()
+}
+
+/// Who a delivery is and how long its steps may take: what every step of one delivery shares.
+#[derive(Debug, Clone)]
+pub struct DeliveryRun<'a> {
+    /// The delivery's id: the Lambda request id of the invocation that received it. It names
+    /// the objects the delivery leaves in S3 and goes into its idempotency key.
+    pub delivery_id: &'a str,
+    /// When the relay received the delivery (ms): it dates spills and stands in for a missing
+    /// thumbnail capture time.
+    pub received_ms: i64,
+    /// The invocation that handles it now, for log records (`""` outside Lambda).
+    pub request_id: &'a str,
+    pub deadline: Deadline,
 }
 
 /// The ERROR record of an event that neither SQS nor S3 accepted: it carries the whole body,
@@ -169,48 +190,55 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
         &self.queue
     }
 
+    /// Whether SQS takes `message` as it is: within the size limit, in its character set (the
+    /// attributes are cleaned when they are built).
+    pub fn fits(&self, message: &QueueMessage) -> bool {
+        message.size() <= self.settings.sqs_max_message_bytes && sqs_accepts_body(&message.body)
+    }
+
     /// Puts a verified event on the queue (by claim check when it does not fit), spilling to
-    /// S3 when SQS fails. `received_ms` dates a spill.
+    /// S3 when SQS fails.
     pub async fn forward_event(
         &self,
         envelope: &Envelope,
         body: String,
         provenance: &Provenance,
-        received_ms: i64,
+        run: &DeliveryRun<'_>,
         summary: &mut Summary,
-        request_id: &str,
     ) -> Result<Accepted, RelayError> {
         let fifo = self.settings.fifo;
         let message = QueueMessage::for_event(envelope, body, provenance, fifo);
-        let fits = message.size() <= self.settings.sqs_max_message_bytes
-            && sqs_accepts_body(&message.body);
-        if fits {
-            return self
-                .deliver(&message, envelope.timestamp_ms, received_ms, request_id)
-                .await;
+        if self.fits(&message) {
+            return self.deliver(&message, envelope.timestamp_ms, run).await;
         }
 
         let sha256 = sha256_hex(message.body.as_bytes());
-        let key = claim_check_key(&sha256);
-        let mut metadata = provenance_metadata(&message);
+        let key = claim_check_key(run.delivery_id);
+        let mut metadata = delivery_metadata(&message, run);
         if let Some(signature) = &provenance.signature {
             // The pointer message no longer carries the signature: the body keeps it.
             metadata.push(("signature", signature.clone()));
         }
-        let stored = self
-            .store
-            .put(ObjectPut {
-                key: key.clone(),
-                body: Bytes::from(message.body.clone()),
-                content_type: "application/json".into(),
-                metadata,
-                condition: PutCondition::IfAbsent,
-            })
+        // The key is this delivery's: a failed condition is its own earlier write (an SDK
+        // retry whose first answer was lost, or an earlier replay), as good as this one.
+        let stored = run
+            .deadline
+            .run(
+                "s3 PutObject (claim check)",
+                ANNOUNCEMENT_RESERVE,
+                self.store.put(ObjectPut {
+                    key: key.clone(),
+                    body: Bytes::from(message.body.clone()),
+                    content_type: "application/json".into(),
+                    metadata,
+                    condition: PutCondition::IfAbsent,
+                }),
+            )
             .await;
         if let Err(IoError(cause)) = stored {
             (self.log)(&lost_event_line(
                 &message,
-                request_id,
+                run.request_id,
                 &[("s3Error", &cause)],
             ));
             return Err(RelayError::EventNotDelivered(cause));
@@ -224,12 +252,7 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
         };
         let pointer_message = QueueMessage::claim_check(&message, envelope, &pointer);
         match self
-            .deliver(
-                &pointer_message,
-                envelope.timestamp_ms,
-                received_ms,
-                request_id,
-            )
+            .deliver(&pointer_message, envelope.timestamp_ms, run)
             .await?
         {
             Accepted::Forwarded => Ok(Accepted::ClaimChecked),
@@ -237,29 +260,42 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
         }
     }
 
-    /// Sends to SQS; when that fails, spills the message body to S3 `undelivered/` with what
-    /// `relayctl redrive` needs to send it as it was (signature, webhook, idempotency key).
-    /// Fails only when both fail, after logging the whole body so it can be recovered.
+    /// Sends to SQS; when that fails (or the message could never be sent as it is), spills the
+    /// message body to S3 `undelivered/` with what `relayctl redrive` needs to send it as it
+    /// was. Fails only when both fail, after logging the whole body so it can be recovered.
     async fn deliver(
         &self,
         message: &QueueMessage,
         timestamp_ms: Option<i64>,
-        received_ms: i64,
-        request_id: &str,
+        run: &DeliveryRun<'_>,
     ) -> Result<Accepted, RelayError> {
-        let Err(IoError(queue_error)) = self.queue.send(message).await else {
-            return Ok(Accepted::Forwarded);
+        let queue_error = if self.fits(message) {
+            match run
+                .deadline
+                .run("sqs SendMessage", SPILL_RESERVE, self.queue.send(message))
+                .await
+            {
+                Ok(()) => return Ok(Accepted::Forwarded),
+                Err(IoError(error)) => error,
+            }
+        } else {
+            format!(
+                "not sent: {} bytes with attributes, over SQS_MAX_MESSAGE_BYTES ({}), or \
+                 characters SQS refuses",
+                message.size(),
+                self.settings.sqs_max_message_bytes
+            )
         };
         let key = undelivered_key(
-            received_ms,
-            timestamp_ms.unwrap_or(received_ms),
-            &sha256_hex(message.body.as_bytes()),
+            run.received_ms,
+            timestamp_ms.unwrap_or(run.received_ms),
+            run.delivery_id,
         );
         let mut metadata = vec![("error", metadata_text(&queue_error))];
         if let Some(signature) = message.signature() {
             metadata.push(("signature", signature.to_owned()));
         }
-        metadata.extend(provenance_metadata(message));
+        metadata.extend(delivery_metadata(message, run));
         let spill = ObjectPut {
             key: key.clone(),
             body: Bytes::from(message.body.clone()),
@@ -267,7 +303,12 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
             metadata,
             condition: PutCondition::IfAbsent,
         };
-        match self.store.put(spill).await {
+        // This delivery's own key: a failed condition means it is already spilled.
+        match run
+            .deadline
+            .run("s3 PutObject (spill)", Duration::ZERO, self.store.put(spill))
+            .await
+        {
             Ok(_) => {
                 warn!(key, cause = queue_error, "SQS failed: event spilled to S3");
                 Ok(Accepted::Spilled)
@@ -275,7 +316,7 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
             Err(IoError(store_error)) => {
                 (self.log)(&lost_event_line(
                     message,
-                    request_id,
+                    run.request_id,
                     &[("sqsError", &queue_error), ("s3Error", &store_error)],
                 ));
                 Err(RelayError::EventNotDelivered(format!(
@@ -285,27 +326,27 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
         }
     }
 
-    /// Stores a verified thumbnail under its content-addressed key (never overwriting), makes
-    /// it `latest.jpg` if it is the newest, and announces it on the queue. `received_ms` stands
-    /// in for a missing or invalid timestamp header.
-    #[allow(clippy::too_many_arguments)]
+    /// Stores a verified thumbnail under its content-addressed key (never overwriting),
+    /// announces it on the queue, and makes it `latest.jpg` if it is the newest: best effort,
+    /// alongside, within the deadline, never the reason for an error.
     pub async fn store_thumbnail(
         &self,
         headers: &ThumbnailHeaders<'_>,
         content_type: Option<&str>,
         image: Vec<u8>,
         webhook_id: Option<i64>,
-        received_ms: i64,
+        run: &DeliveryRun<'_>,
         summary: &mut Summary,
-        request_id: &str,
     ) -> Result<Accepted, RelayError> {
         summary.kind = Some("thumbnail".into());
         let plan = ThumbnailPlan::new(
             &self.settings.thumbnail_prefix,
             headers,
             &image,
-            u64::try_from(received_ms).unwrap_or(0),
-        );
+            run.received_ms,
+            run.delivery_id,
+        )
+        .map_err(|_| RelayError::InvalidThumbnailTimestamp)?;
         summary.key = Some(plan.key.clone());
         let content_type = stored_content_type(content_type);
         let size = image.len();
@@ -316,64 +357,131 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
             metadata: plan.metadata.clone(),
             condition: PutCondition::IfAbsent,
         };
+        let latest = (self.settings.thumbnail_latest && plan.may_become_latest()).then(|| {
+            ObjectPut {
+                key: plan.latest_key.clone(),
+                metadata: plan.latest_metadata(),
+                condition: PutCondition::Always,
+                ..object.clone()
+            }
+        });
+        let stored_and_announced = async {
+            let outcome = self.put_thumbnail(&plan, object, run).await?;
+            if outcome == Accepted::Stored && self.settings.thumbnail_events {
+                self.announce(&plan, size, &content_type, webhook_id, run)
+                    .await;
+            }
+            Ok(outcome)
+        };
         // `latest.jpg` is written alongside, not after: it is a convenience copy, never the
         // durable one, and it only ever moves forward in capture time.
-        let latest = self.settings.thumbnail_latest.then(|| ObjectPut {
-            key: plan.latest_key.clone(),
-            metadata: plan.latest_metadata(),
-            condition: PutCondition::Always,
-            ..object.clone()
-        });
-        let (stored, latest_result) = tokio::join!(self.store.put(object), async {
+        let (outcome, latest_result) = tokio::join!(stored_and_announced, async {
             match latest {
-                Some(latest) => Some(self.update_latest(&plan, latest).await),
+                Some(latest) => Some(self.update_latest(&plan, latest, &run.deadline).await),
                 None => None,
             }
         });
         if let Some(Err(cause)) = latest_result {
             warn!(key = plan.latest_key, cause, "latest.jpg not updated");
         }
-        match stored.map_err(|IoError(cause)| RelayError::ThumbnailNotStored(cause))? {
-            PutOutcome::ConditionFailed => Ok(Accepted::Duplicate),
-            PutOutcome::Stored => {
-                if self.settings.thumbnail_events {
-                    let provenance = Provenance {
-                        signature: None,
-                        webhook_id,
-                        idempotency_key: idempotency_key(webhook_id, received_ms, &plan.sha256_hex),
-                    };
-                    let announcement = QueueMessage::for_thumbnail(
-                        plan.stored_event(self.store.bucket(), size, &content_type),
-                        plan.timestamp_ms,
-                        plan.stream_id.as_deref(),
-                        plan.stream_name.as_deref(),
-                        &provenance,
-                        self.settings.fifo,
-                    );
-                    // The image is durable either way; a lost announcement was logged whole.
-                    let _ = self
-                        .deliver(
-                            &announcement,
-                            i64::try_from(plan.timestamp_ms).ok(),
-                            received_ms,
-                            request_id,
-                        )
-                        .await;
-                }
+        outcome
+    }
+
+    /// Writes the image if its key is free. A failed condition is told apart by what is there:
+    /// this delivery's own earlier write — an SDK retry whose first answer was lost — is
+    /// `Stored`; another delivery's identical image is a `Duplicate`.
+    async fn put_thumbnail(
+        &self,
+        plan: &ThumbnailPlan,
+        object: ObjectPut,
+        run: &DeliveryRun<'_>,
+    ) -> Result<Accepted, RelayError> {
+        let reserve = if self.settings.thumbnail_events {
+            ANNOUNCEMENT_RESERVE
+        } else {
+            Duration::ZERO
+        };
+        let written = run
+            .deadline
+            .run("s3 PutObject (thumbnail)", reserve, self.store.put(object))
+            .await
+            .map_err(|IoError(cause)| RelayError::ThumbnailNotStored(cause))?;
+        if written == PutOutcome::Stored {
+            return Ok(Accepted::Stored);
+        }
+        match run
+            .deadline
+            .run("s3 HeadObject (thumbnail)", reserve, self.store.head(&plan.key))
+            .await
+        {
+            Ok(Some(head)) if !plan.is_own_object(&head) => Ok(Accepted::Duplicate),
+            Ok(Some(_)) => {
+                warn!(
+                    key = plan.key,
+                    "the key was taken by this delivery's own earlier attempt (its answer was \
+                     lost): stored"
+                );
+                Ok(Accepted::Stored)
+            }
+            // The condition failed, so an object is there; whose cannot be read: announce it
+            // rather than risk never announcing this delivery.
+            Ok(None) | Err(_) => {
+                warn!(
+                    key = plan.key,
+                    "the key was taken, by whom could not be read: counted as stored"
+                );
                 Ok(Accepted::Stored)
             }
         }
     }
 
+    /// Puts the "thumbnail stored" announcement on the queue (or spills it). The image is
+    /// durable either way; an announcement that is lost was logged whole.
+    async fn announce(
+        &self,
+        plan: &ThumbnailPlan,
+        size: usize,
+        content_type: &str,
+        webhook_id: Option<i64>,
+        run: &DeliveryRun<'_>,
+    ) {
+        let provenance = Provenance {
+            signature: None,
+            webhook_id,
+            idempotency_key: idempotency_key(
+                webhook_id,
+                run.received_ms,
+                &plan.sha256_hex,
+                run.delivery_id,
+            ),
+        };
+        let announcement = QueueMessage::for_thumbnail(
+            plan.stored_event(self.store.bucket(), size, content_type),
+            plan.timestamp_ms,
+            plan.stream_id.as_deref(),
+            plan.stream_name.as_deref(),
+            &provenance,
+            self.settings.fifo,
+        );
+        let _ = self
+            .deliver(&announcement, i64::try_from(plan.timestamp_ms).ok(), run)
+            .await;
+    }
+
     /// Makes `latest` the `latest.jpg` if no newer thumbnail (by capture time) is there:
     /// compare, then write only if the object compared is still the one there (`If-Match`),
     /// else compare again — so a late, duplicate or replayed thumbnail never replaces a newer
-    /// one, even when instances write at once. A failed call ends it (the SDK has retried).
-    async fn update_latest(&self, plan: &ThumbnailPlan, latest: ObjectPut) -> Result<(), String> {
-        for _ in 0..LATEST_ATTEMPTS {
-            let current = self
-                .store
-                .head(&latest.key)
+    /// one, even when instances write at once. Rounds go on until one ends it or the deadline
+    /// comes; a failed call ends it (the SDK has retried).
+    async fn update_latest(
+        &self,
+        plan: &ThumbnailPlan,
+        latest: ObjectPut,
+        deadline: &Deadline,
+    ) -> Result<(), String> {
+        for _ in 0..LATEST_ROUNDS {
+            let current = deadline
+                .run("s3 HeadObject (latest.jpg)", Duration::ZERO, self.store.head(&latest.key))
                 .await
                 .map_err(|IoError(cause)| cause)?;
             let condition = match current {
@@ -385,7 +493,10 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
                 condition,
                 ..latest.clone()
             };
-            match self.store.put(attempt).await {
+            match deadline
+                .run("s3 PutObject (latest.jpg)", Duration::ZERO, self.store.put(attempt))
+                .await
+            {
                 Ok(PutOutcome::Stored) => return Ok(()),
                 Ok(PutOutcome::ConditionFailed) => {
                     // Another writer won this round: let the writers of the same stream spread
@@ -397,17 +508,18 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
             }
         }
         Err(format!(
-            "changed by other writers {LATEST_ATTEMPTS} times in a row"
+            "changed by other writers {LATEST_ROUNDS} times in a row"
         ))
     }
 }
 
-/// Compare-and-write rounds of `latest.jpg` before giving up (only concurrent writers of the
-/// same stream make a round fail; each round that fails lets one writer through).
-const LATEST_ATTEMPTS: usize = 12;
+/// Compare-and-write rounds of `latest.jpg` at most: only writers of the same stream at the
+/// same moment make a round fail, and each failed round lets one of them through; the deadline
+/// ends it sooner when S3 is slow.
+const LATEST_ROUNDS: usize = 32;
 
 /// 5–36 ms, different for each writer and each round: no two losers retry in step.
-fn latest_backoff(image_sha256_hex: &str) -> std::time::Duration {
+fn latest_backoff(image_sha256_hex: &str) -> Duration {
     let clock = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.subsec_nanos());
@@ -415,12 +527,13 @@ fn latest_backoff(image_sha256_hex: &str) -> std::time::Duration {
         .get(..8)
         .and_then(|hex| u32::from_str_radix(hex, 16).ok())
         .unwrap_or(0);
-    std::time::Duration::from_millis(5 + u64::from((clock ^ image) % 32))
+    Duration::from_millis(5 + u64::from((clock ^ image) % 32))
 }
 
-/// What a spill or claim check keeps of a message for `relayctl redrive`: its provenance, and
-/// the stream a claim-check pointer's body no longer names.
-fn provenance_metadata(message: &QueueMessage) -> Vec<(&'static str, String)> {
+/// What a spill or claim check keeps of a message for `relayctl redrive`: who the delivery is
+/// and its provenance. Nothing the body says itself (its stream) is copied: redrive reads it
+/// from the body again, so the metadata stays within S3's 2 KB whatever the body holds.
+fn delivery_metadata(message: &QueueMessage, run: &DeliveryRun<'_>) -> Vec<(&'static str, String)> {
     let mut metadata = Vec::with_capacity(4);
     if let Some(key) = message.idempotency_key() {
         metadata.push(("idempotency-key", key.to_owned()));
@@ -428,14 +541,8 @@ fn provenance_metadata(message: &QueueMessage) -> Vec<(&'static str, String)> {
     if let Some(id) = message.webhook_id() {
         metadata.push(("webhook-id", id.to_string()));
     }
-    for (attribute, name) in [("streamId", "stream-id"), ("streamKey", "stream-key")] {
-        if let Some(AttributeValue::String(value)) = message.attribute(attribute) {
-            // S3 metadata is printable ASCII; a stream that is not stays out (as the relay
-            // leaves unsendable attribute values out).
-            if value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-                metadata.push((name, value.clone()));
-            }
-        }
+    if !run.delivery_id.is_empty() {
+        metadata.push(("delivery-id", run.delivery_id.to_owned()));
     }
     metadata
 }

@@ -26,6 +26,8 @@ pub enum RelayError {
     StaleTimestamp,
     #[error("body is neither an image nor a JSON object with a string `type`")]
     MalformedEvent,
+    #[error("X-Millicast-Timestamp is larger than a signed 64-bit number of milliseconds")]
+    InvalidThumbnailTimestamp,
     #[error("storing the thumbnail failed: {0}")]
     ThumbnailNotStored(String),
     #[error("the event could not be made durable: {0}")]
@@ -51,7 +53,7 @@ impl RelayError {
             | Self::MalformedSignature
             | Self::InvalidSignature
             | Self::StaleTimestamp => StatusCode::UNAUTHORIZED,
-            Self::MalformedEvent => StatusCode::BAD_REQUEST,
+            Self::MalformedEvent | Self::InvalidThumbnailTimestamp => StatusCode::BAD_REQUEST,
             // Ours, not the sender's: the delivery is kept in quarantine for replay.
             Self::SecretUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::ThumbnailNotStored(_) | Self::EventNotDelivered(_) => {
@@ -71,6 +73,7 @@ impl RelayError {
             Self::SecretUnavailable => "secret_unavailable",
             Self::StaleTimestamp => "stale_timestamp",
             Self::MalformedEvent => "malformed_event",
+            Self::InvalidThumbnailTimestamp => "invalid_thumbnail_timestamp",
             Self::ThumbnailNotStored(_) | Self::EventNotDelivered(_) => "internal_error",
         }
     }
@@ -116,6 +119,11 @@ mod tests {
             (RelayError::InvalidSignature, 401, "invalid_signature"),
             (RelayError::StaleTimestamp, 401, "stale_timestamp"),
             (RelayError::MalformedEvent, 400, "malformed_event"),
+            (
+                RelayError::InvalidThumbnailTimestamp,
+                400,
+                "invalid_thumbnail_timestamp",
+            ),
             (RelayError::SecretUnavailable, 503, "secret_unavailable"),
             (
                 RelayError::ThumbnailNotStored("x".into()),

@@ -9,8 +9,10 @@
 //! 6. make it durable (`delivery`).
 //!
 //! Nothing but the quarantine is written before a signature verified. Steps 4–6 are
-//! [`accept_verified`], which `relayctl quarantine replay` calls too.
+//! [`accept_verified`], which `relayctl quarantine replay` calls too. Every step runs within the
+//! request's one [`Deadline`]; a verified delivery that is stale is kept in quarantine too.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -23,9 +25,11 @@ use millicast_webhooks::{Envelope, SIGNATURE_HEADER, Signature, ThumbnailHeaders
 use crate::ports::{EventQueue, ObjectStore};
 use crate::relay::clock::now_ms;
 use crate::relay::config::Config;
+use crate::relay::deadline::Deadline;
 pub use crate::relay::delivery::Accepted;
-use crate::relay::delivery::Delivery;
+use crate::relay::delivery::{Delivery, DeliveryRun};
 use crate::relay::error::RelayError;
+use crate::relay::keys::key_safe_id;
 use crate::relay::message::{Provenance, idempotency_key, sha256_hex};
 use crate::relay::metrics::{LogSink, Summary, emf_line, stdout_sink};
 use crate::relay::quarantine::{
@@ -69,6 +73,10 @@ pub struct VerifiedWebhook<'a> {
     pub received_ms: i64,
     /// The webhook whose secret verified it, when the relay holds that secret under an id.
     pub webhook_id: Option<i64>,
+    /// The delivery's id: the Lambda request id of the invocation that received it (kept with
+    /// a quarantined delivery for its replay). It names the delivery's objects in S3 and goes
+    /// into its idempotency key.
+    pub delivery_id: String,
 }
 
 /// Where a verified delivery goes.
@@ -103,20 +111,41 @@ pub fn plan(
 }
 
 /// Steps 4–6 for a verified delivery: route it, check the replay window (events), and make it
-/// durable before answering. The Lambda and `relayctl quarantine replay` both come through here.
+/// durable before answering, within `deadline`. The Lambda and `relayctl quarantine replay`
+/// both come through here.
 pub async fn accept_verified<S: ObjectStore, Q: EventQueue>(
     delivery: &Delivery<S, Q>,
     webhook: VerifiedWebhook<'_>,
     summary: &mut Summary,
     request_id: &str,
+    deadline: &Deadline,
 ) -> Result<Accepted, RelayError> {
     let planned = plan(&webhook, delivery.settings().replay_window_seconds, summary)?;
+    deliver_planned(delivery, webhook, planned, summary, request_id, deadline).await
+}
+
+/// Step 6 for a verified delivery whose path [`plan`] chose.
+pub async fn deliver_planned<S: ObjectStore, Q: EventQueue>(
+    delivery: &Delivery<S, Q>,
+    webhook: VerifiedWebhook<'_>,
+    planned: Planned,
+    summary: &mut Summary,
+    request_id: &str,
+    deadline: &Deadline,
+) -> Result<Accepted, RelayError> {
     let VerifiedWebhook {
         body,
         headers,
         received_ms,
         webhook_id,
+        delivery_id,
     } = webhook;
+    let run = DeliveryRun {
+        delivery_id: &delivery_id,
+        received_ms,
+        request_id,
+        deadline: *deadline,
+    };
     // 6. Durable before the answer.
     match planned {
         Planned::Thumbnail => {
@@ -126,9 +155,8 @@ pub async fn accept_verified<S: ObjectStore, Q: EventQueue>(
                     headers.content_type,
                     body,
                     webhook_id,
-                    received_ms,
+                    &run,
                     summary,
-                    request_id,
                 )
                 .await
         }
@@ -136,22 +164,35 @@ pub async fn accept_verified<S: ObjectStore, Q: EventQueue>(
             let provenance = Provenance {
                 signature: Some(headers.signature.to_owned()),
                 webhook_id,
-                idempotency_key: idempotency_key(webhook_id, received_ms, &sha256_hex(&body)),
+                idempotency_key: idempotency_key(
+                    webhook_id,
+                    received_ms,
+                    &sha256_hex(&body),
+                    &delivery_id,
+                ),
             };
             // JSON parsing has validated the bytes as UTF-8.
             let body = String::from_utf8(body).map_err(|_| RelayError::MalformedEvent)?;
             delivery
-                .forward_event(
-                    &envelope,
-                    body,
-                    &provenance,
-                    received_ms,
-                    summary,
-                    request_id,
-                )
+                .forward_event(&envelope, body, &provenance, &run, summary)
                 .await
         }
     }
+}
+
+/// The id of a delivery received by the invocation `request_id`: that id, made safe for keys;
+/// outside Lambda (no request id: tests, benches) one unique in this process.
+pub fn delivery_id_for(request_id: &str, received_ms: i64) -> String {
+    let id = key_safe_id(request_id);
+    if !id.is_empty() {
+        return id;
+    }
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "local-{received_ms:x}-{:x}-{:x}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn body_bytes(body: Body) -> Vec<u8> {
@@ -244,12 +285,21 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
     /// and writes one log record with the outcome and the request's metrics.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
-        let request_id = request
-            .lambda_context_ref()
+        let received_ms = now_ms();
+        let context = request.lambda_context_ref();
+        let request_id = context
             .map(|context| context.request_id.clone())
             .unwrap_or_default();
+        let deadline =
+            Deadline::for_invocation(context.map(|context| context.deadline), received_ms);
+        let run = DeliveryRun {
+            delivery_id: &delivery_id_for(&request_id, received_ms),
+            received_ms,
+            request_id: &request_id,
+            deadline,
+        };
         let mut summary = Summary::default();
-        let result = self.process(request, &mut summary, &request_id).await;
+        let result = self.process(request, &run, &mut summary).await;
         let (status, outcome, response) = match &result {
             Ok(accepted) => (200, accepted.status_word(), accepted.to_response()),
             Err(rejection) => (
@@ -272,10 +322,9 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
     async fn process(
         &self,
         request: Request,
+        run: &DeliveryRun<'_>,
         summary: &mut Summary,
-        request_id: &str,
     ) -> Result<Accepted, RelayError> {
-        let received_ms = now_ms();
         let (parts, body) = request.into_parts();
         // 1. Method.
         if parts.method != Method::POST {
@@ -300,7 +349,7 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
                 return Err(error);
             }
         };
-        let headers = DeliveryHeaders {
+        let mut headers = DeliveryHeaders {
             // A parsed signature is `sha1=` + hex: valid text.
             signature: signature_header.to_str().unwrap_or_default().trim(),
             webhook_id: webhook_named_by_path(parts.uri.path()),
@@ -309,7 +358,7 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
         };
         let verification = self
             .secrets
-            .verify_for(&body, &signature, headers.webhook_id)
+            .verify_within(&body, &signature, headers.webhook_id, &run.deadline)
             .await;
         summary.secret_refreshed = verification.refreshed;
         let matched = match verification.result {
@@ -322,7 +371,7 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
                     _ => QuarantineReason::InvalidSignature,
                 };
                 let sha256 = sha256_hex(&body);
-                self.keep(body, &sha256, &headers, reason, received_ms, summary)
+                self.keep(body, &sha256, &headers, reason, run, summary)
                     .await;
                 summary.sha256 = Some(sha256);
                 return Err(error);
@@ -331,14 +380,46 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
         summary.secret = Some(matched.secret);
         summary.webhook_id = matched.webhook_id;
 
-        // 4–6.
+        // 4–5. A verified event outside the replay window is kept too (the platform never
+        // sends it again; it may have delivered late): `quarantine replay --accept-stale`.
         let webhook = VerifiedWebhook {
             body,
-            headers,
-            received_ms,
+            headers: headers.clone(),
+            received_ms: run.received_ms,
             webhook_id: matched.webhook_id,
+            delivery_id: run.delivery_id.to_owned(),
         };
-        accept_verified(&self.delivery, webhook, summary, request_id).await
+        let planned = match plan(
+            &webhook,
+            self.delivery.settings().replay_window_seconds,
+            summary,
+        ) {
+            Err(RelayError::StaleTimestamp) => {
+                headers.webhook_id = matched.webhook_id.or(headers.webhook_id);
+                let sha256 = sha256_hex(&webhook.body);
+                self.keep(
+                    webhook.body,
+                    &sha256,
+                    &headers,
+                    QuarantineReason::Stale,
+                    run,
+                    summary,
+                )
+                .await;
+                return Err(RelayError::StaleTimestamp);
+            }
+            other => other?,
+        };
+        // 6.
+        deliver_planned(
+            &self.delivery,
+            webhook,
+            planned,
+            summary,
+            run.request_id,
+            &run.deadline,
+        )
+        .await
     }
 
     async fn keep(
@@ -347,7 +428,7 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
         sha256: &str,
         headers: &DeliveryHeaders<'_>,
         reason: QuarantineReason,
-        received_ms: i64,
+        run: &DeliveryRun<'_>,
         summary: &mut Summary,
     ) {
         let size = body.len();
@@ -358,7 +439,7 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
             sha256,
             headers,
             reason,
-            received_ms,
+            run,
         )
         .await
         {
@@ -369,7 +450,7 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
                 }
             }
             Quarantined::NotStored(cause) => {
-                // Unverified: its body is not logged, only what identifies it.
+                // Its body is not logged (unverified, or a stale copy), only what identifies it.
                 warn!(
                     cause,
                     sha256, size, "quarantine write failed: delivery not kept"

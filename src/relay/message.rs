@@ -25,13 +25,25 @@ pub struct Provenance {
 }
 
 /// The idempotency key of a delivery: 32 hex digits of SHA-256 over the webhook's id, the time
-/// the relay received the delivery (ms) and the SHA-256 of its body. The same for the same
-/// delivery however often it reaches the queue — each of those is kept with it (a quarantined
-/// delivery's receive time, a spill's metadata) — and different for two deliveries, even of
-/// identical bodies, unless one webhook delivered them in the same millisecond.
-pub fn idempotency_key(webhook_id: Option<i64>, received_ms: i64, body_sha256_hex: &str) -> String {
+/// the relay received the delivery (ms), the SHA-256 of its body and the delivery's own id (the
+/// Lambda request id of the invocation that received it). The same for the same delivery however
+/// often it reaches the queue — each of those is kept with it (a quarantined delivery's metadata,
+/// a spill's) — and different for any two deliveries, even of identical bodies from one webhook
+/// in one millisecond. A delivery kept before delivery ids existed has none (`""`): its key is
+/// then what it always was, over the first three.
+pub fn idempotency_key(
+    webhook_id: Option<i64>,
+    received_ms: i64,
+    body_sha256_hex: &str,
+    delivery_id: &str,
+) -> String {
     let webhook = webhook_id.map_or_else(|| "-".to_owned(), |id| id.to_string());
-    let digest = Sha256::digest(format!("{webhook}\n{received_ms}\n{body_sha256_hex}"));
+    let mut input = format!("{webhook}\n{received_ms}\n{body_sha256_hex}");
+    if !delivery_id.is_empty() {
+        input.push('\n');
+        input.push_str(delivery_id);
+    }
+    let digest = Sha256::digest(input);
     hex::encode(&digest[..16])
 }
 
@@ -48,6 +60,23 @@ pub struct ClaimCheck<'a> {
     pub key: &'a str,
     pub size: usize,
     pub sha256_hex: &'a str,
+}
+
+/// The longest `type` a claim-check pointer repeats (an `event` longer than this is left out).
+const POINTER_TEXT_MAX: usize = 256;
+
+/// `text` as a pointer's `type`: characters SQS refuses replaced, at most [`POINTER_TEXT_MAX`]
+/// bytes (cut at a character boundary).
+fn pointer_text(text: &str) -> String {
+    let mut cleaned = String::with_capacity(text.len().min(POINTER_TEXT_MAX));
+    for c in text.chars() {
+        let c = if sqs_allows(c) { c } else { '\u{FFFD}' };
+        if cleaned.len() + c.len_utf8() > POINTER_TEXT_MAX {
+            break;
+        }
+        cleaned.push(c);
+    }
+    cleaned
 }
 
 /// The attribute that marks a claim-check pointer: `claimCheck` = `true`.
@@ -208,9 +237,12 @@ impl QueueMessage {
         envelope: &Envelope,
         pointer: &ClaimCheck<'_>,
     ) -> Self {
+        // The pointer must pass the checks every message passes: a `type` or `event` that SQS
+        // could not carry (too long, or characters it refuses) is cut or left out here; the
+        // stored body keeps it whole.
         let body = serde_json::json!({
-            "type": envelope.kind,
-            "event": envelope.event,
+            "type": pointer_text(&envelope.kind),
+            "event": envelope.event.as_deref().filter(|event| string_attribute(event).is_some() && event.len() <= POINTER_TEXT_MAX),
             "timestamp": envelope.timestamp_ms,
             "claimCheck": {
                 "bucket": pointer.bucket,
@@ -358,20 +390,58 @@ mod tests {
     #[test]
     fn the_idempotency_key_tells_deliveries_apart_not_sends() {
         let body = "ab12";
-        let key = idempotency_key(Some(7), 1_000, body);
+        let key = idempotency_key(Some(7), 1_000, body, "");
         assert_eq!(key.len(), 32);
         assert!(key.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_eq!(idempotency_key(Some(7), 1_000, body), key);
+        assert_eq!(idempotency_key(Some(7), 1_000, body, ""), key);
         for other in [
-            idempotency_key(Some(8), 1_000, body),
-            idempotency_key(None, 1_000, body),
-            idempotency_key(Some(7), 1_001, body),
-            idempotency_key(Some(7), 1_000, "ab13"),
+            idempotency_key(Some(8), 1_000, body, ""),
+            idempotency_key(None, 1_000, body, ""),
+            idempotency_key(Some(7), 1_001, body, ""),
+            idempotency_key(Some(7), 1_000, "ab13", ""),
         ] {
             assert_ne!(other, key);
         }
         // `printf '7\n1000\nab12' | sha256sum | cut -c1-32`
         assert_eq!(key, "7bcb1b319a22774aa30f17660d2998b0");
+        // With the delivery's id, two deliveries of one body in one millisecond differ.
+        let delivery = "0f4b6c1e-2d1a-4a8e-9b5c-3e7f1a2b4c6d";
+        let first = idempotency_key(Some(7), 1_000, body, delivery);
+        // `printf '7\n1000\nab12\n0f4b6c1e-2d1a-4a8e-9b5c-3e7f1a2b4c6d' | sha256sum | cut -c1-32`
+        assert_eq!(first, "3e893f2162f86b5f326e060c3cbac495");
+        assert_ne!(first, idempotency_key(Some(7), 1_000, body, "another-request"));
+    }
+
+    #[test]
+    fn a_claim_check_pointer_never_carries_what_sqs_refuses() {
+        let long_event = "e".repeat(300);
+        // U+FFFE is valid JSON text but not a character SQS takes.
+        let kind = format!("t\u{FFFE}{}", "x".repeat(400));
+        let body = serde_json::json!({"type": kind, "event": long_event, "timestamp": 1}).to_string();
+        let envelope = envelope(&body);
+        let event = QueueMessage::for_event(&envelope, body.clone(), &provenance(), false);
+        let pointer = ClaimCheck {
+            bucket: "b",
+            key: "events/oversize/k.json",
+            size: body.len(),
+            sha256_hex: "ab",
+        };
+        let message = QueueMessage::claim_check(&event, &envelope, &pointer);
+        assert!(sqs_accepts_body(&message.body), "{}", message.body);
+        let parsed: serde_json::Value = serde_json::from_str(&message.body).unwrap();
+        let kind = parsed["type"].as_str().unwrap();
+        assert!(kind.len() <= POINTER_TEXT_MAX && kind.starts_with("t\u{FFFD}xxx"), "{kind}");
+        assert_eq!(parsed["event"], serde_json::Value::Null);
+        // Short, sendable names pass through unchanged.
+        let plain = envelope_of_kind("feeds");
+        let event = QueueMessage::for_event(&plain, BODY.to_owned(), &provenance(), false);
+        let message = QueueMessage::claim_check(&event, &plain, &pointer);
+        let parsed: serde_json::Value = serde_json::from_str(&message.body).unwrap();
+        assert_eq!((parsed["type"].as_str(), parsed["event"].as_str()), (Some("feeds"), Some("started")));
+    }
+
+    fn envelope_of_kind(kind: &str) -> Envelope {
+        envelope(&BODY.replace("feeds", kind))
     }
 
     #[test]

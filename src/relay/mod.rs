@@ -5,6 +5,7 @@
 pub mod allocator;
 pub mod clock;
 pub mod config;
+pub mod deadline;
 pub mod delivery;
 pub mod error;
 pub mod handler;

@@ -5,21 +5,26 @@
 //! with a secret the relay does not know yet is kept — never forwarded — until
 //! `relayctl quarantine replay` can verify it:
 //! - only deliveries with a well-formed signature that matches no known secret
-//!   (`invalid_signature`), or that arrive while no secret can be read (`secret_unavailable`);
-//! - at `quarantine/{yyyy}/{mm}/{dd}/{receivedMs}-{sha256 of body}`: the raw body, with user
-//!   metadata `signature`, `content-type`, `stream-id`, `feed-id`, `token-id`, `timestamp` (the
-//!   request's headers, those present and fit for S3 metadata), `reason` and `received`;
+//!   (`invalid_signature`), that arrive while no secret can be read (`secret_unavailable`), or
+//!   verified events outside the replay window (`stale`: a platform may deliver late, and never
+//!   delivers again);
+//! - at `quarantine/{yyyy}/{mm}/{dd}/{receivedMs}-{sha256 of body}-{deliveryId}`, one object per
+//!   delivery: the raw body, with user metadata `signature`, `content-type`, `stream-id`,
+//!   `feed-id`, `token-id`, `timestamp` (the request's headers, those present and fit for S3
+//!   metadata), `reason`, `received`, `webhook-id` and `delivery-id`;
 //! - bounded: bodies up to `QUARANTINE_MAX_BYTES`, at most `QUARANTINE_PER_MINUTE` objects per
 //!   instance and calendar minute; a lifecycle rule (template.yaml) expires them.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use bytes::Bytes;
 
 use crate::ports::{IoError, ObjectPut, ObjectStore, PutCondition};
 use crate::relay::clock::date_path;
 use crate::relay::config::QuarantineConfig;
+use crate::relay::delivery::DeliveryRun;
 use crate::relay::thumbnail::clean_value;
 use millicast_webhooks::ThumbnailHeaders;
 
@@ -33,6 +38,8 @@ pub enum QuarantineReason {
     InvalidSignature,
     /// No secret could be read at all.
     SecretUnavailable,
+    /// Verified, but an event outside the replay window.
+    Stale,
 }
 
 impl QuarantineReason {
@@ -40,6 +47,7 @@ impl QuarantineReason {
         match self {
             Self::InvalidSignature => "invalid_signature",
             Self::SecretUnavailable => "secret_unavailable",
+            Self::Stale => "stale",
         }
     }
 
@@ -47,15 +55,17 @@ impl QuarantineReason {
         match text {
             "invalid_signature" => Some(Self::InvalidSignature),
             "secret_unavailable" => Some(Self::SecretUnavailable),
+            "stale" => Some(Self::Stale),
             _ => None,
         }
     }
 }
 
-/// `quarantine/{yyyy}/{mm}/{dd}/{receivedMs}-{sha256}`, dated by the receive time.
-pub fn quarantine_key(received_ms: i64, sha256_hex: &str) -> String {
+/// `quarantine/{yyyy}/{mm}/{dd}/{receivedMs}-{sha256}-{deliveryId}`, dated by the receive time:
+/// two deliveries of one body (two webhooks sending the same event) are two objects.
+pub fn quarantine_key(received_ms: i64, sha256_hex: &str, delivery_id: &str) -> String {
     format!(
-        "{QUARANTINE_PREFIX}{}/{received_ms}-{sha256_hex}",
+        "{QUARANTINE_PREFIX}{}/{received_ms}-{sha256_hex}-{delivery_id}",
         date_path(received_ms)
     )
 }
@@ -65,7 +75,8 @@ pub fn quarantine_key(received_ms: i64, sha256_hex: &str) -> String {
 pub struct DeliveryHeaders<'a> {
     /// The `X-Millicast-Signature` value (well-formed, or nothing is kept).
     pub signature: &'a str,
-    /// The webhook the request's path names (`/w/{id}`; claimed, not verified).
+    /// The webhook the request's path names (`/w/{id}`; claimed, not verified), or, for a
+    /// stale delivery, the webhook whose secret verified it.
     pub webhook_id: Option<i64>,
     pub content_type: Option<&'a str>,
     pub thumbnail: ThumbnailHeaders<'a>,
@@ -79,6 +90,7 @@ pub fn quarantine_object(
     headers: &DeliveryHeaders<'_>,
     reason: QuarantineReason,
     received_ms: i64,
+    delivery_id: &str,
 ) -> ObjectPut {
     let metadata = [
         ("signature", Some(headers.signature)),
@@ -95,9 +107,10 @@ pub fn quarantine_object(
         ("received", received_ms.to_string()),
     ])
     .chain(headers.webhook_id.map(|id| ("webhook-id", id.to_string())))
+    .chain((!delivery_id.is_empty()).then(|| ("delivery-id", delivery_id.to_owned())))
     .collect();
     ObjectPut {
-        key: quarantine_key(received_ms, sha256_hex),
+        key: quarantine_key(received_ms, sha256_hex, delivery_id),
         body,
         // Never served as what the unsigned header claims.
         content_type: "application/octet-stream".into(),
@@ -120,6 +133,8 @@ pub struct KeptDelivery {
     pub received_ms: Option<i64>,
     /// The webhook its request's path named (claimed, not verified).
     pub webhook_id: Option<i64>,
+    /// The delivery's id (`""` for one kept before delivery ids existed).
+    pub delivery_id: String,
 }
 
 impl KeptDelivery {
@@ -141,6 +156,7 @@ impl KeptDelivery {
                 .and_then(|ms| ms.parse().ok())
                 .or_else(|| received_ms_from_key(key)),
             webhook_id: metadata.get("webhook-id").and_then(|id| id.parse().ok()),
+            delivery_id: metadata.get("delivery-id").cloned().unwrap_or_default(),
         }
     }
 
@@ -241,7 +257,8 @@ pub enum Quarantined {
     NotStored(String),
 }
 
-/// Keeps `body` (whose hash is `sha256_hex`) if the gate admits it.
+/// Keeps `body` (whose hash is `sha256_hex`) if the gate admits it, within the delivery's
+/// deadline.
 pub async fn keep<S: ObjectStore>(
     store: &S,
     gate: &QuarantineGate,
@@ -249,15 +266,25 @@ pub async fn keep<S: ObjectStore>(
     sha256_hex: &str,
     headers: &DeliveryHeaders<'_>,
     reason: QuarantineReason,
-    received_ms: i64,
+    run: &DeliveryRun<'_>,
 ) -> Quarantined {
-    match gate.admit(body.len(), received_ms) {
+    match gate.admit(body.len(), run.received_ms) {
         Admission::Admitted => {}
         refused => return Quarantined::NotAdmitted(refused),
     }
-    let object = quarantine_object(body, sha256_hex, headers, reason, received_ms);
+    let object = quarantine_object(
+        body,
+        sha256_hex,
+        headers,
+        reason,
+        run.received_ms,
+        run.delivery_id,
+    );
     let key = object.key.clone();
-    match store.put(object).await {
+    let write = run
+        .deadline
+        .run("s3 PutObject (quarantine)", Duration::ZERO, store.put(object));
+    match write.await {
         Ok(_) => Quarantined::Kept(key),
         Err(IoError(cause)) => Quarantined::NotStored(cause),
     }
@@ -282,6 +309,7 @@ mod tests {
             headers,
             reason,
             received_ms,
+            "req-1",
         )
     }
 
@@ -296,7 +324,7 @@ mod tests {
     }
 
     #[test]
-    fn key_is_dated_by_receive_time_and_named_by_content() {
+    fn key_is_dated_by_receive_time_and_named_by_content_and_delivery() {
         // sha256("body") from `printf body | sha256sum`.
         let object = object(
             b"body",
@@ -310,7 +338,11 @@ mod tests {
         );
         assert_eq!(
             object.key,
-            "quarantine/2021/12/02/1638463486489-230d8358dc8e8890b4c58deeb62912ee2f20357ae92a5cc861b98e68fe31acb5"
+            "quarantine/2021/12/02/1638463486489-230d8358dc8e8890b4c58deeb62912ee2f20357ae92a5cc861b98e68fe31acb5-req-1"
+        );
+        assert_eq!(
+            object.metadata.last(),
+            Some(&("delivery-id", "req-1".to_owned()))
         );
         assert_eq!(received_ms_from_key(&object.key), Some(RECEIVED));
         assert_eq!(object.condition, PutCondition::IfAbsent);

@@ -39,6 +39,30 @@ pub fn clean_value(value: Option<&str>) -> Option<&str> {
     })
 }
 
+/// How far after the receive time a capture time may lie (clocks differ a little; a capture
+/// cannot come from the future).
+pub const CAPTURE_AHEAD_TOLERANCE_MS: i64 = 5 * 60 * 1000;
+/// How far before the receive time a capture time may lie (a delivery the platform sent late).
+pub const CAPTURE_BEHIND_TOLERANCE_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// A thumbnail's capture time that cannot be a capture time at all: more than a signed 64-bit
+/// integer of milliseconds, which the contract's `timestamp` is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("X-Millicast-Timestamp is larger than a signed 64-bit number of milliseconds")]
+pub struct CaptureTimeOutOfRange;
+
+/// Where a thumbnail's capture time came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureTime {
+    /// The header, within the window around the receive time.
+    Header,
+    /// No usable header: the receive time stands in.
+    Missing,
+    /// The header, but outside the window: the receive time stands in, and the image never
+    /// becomes `latest.jpg` (the header is unsigned; a far-future value would pin it).
+    OutsideWindow,
+}
+
 /// Everything needed to store one thumbnail and announce it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThumbnailPlan {
@@ -46,7 +70,9 @@ pub struct ThumbnailPlan {
     pub key: String,
     /// `{prefix}{account}/{stream}/latest.jpg`
     pub latest_key: String,
+    /// The capture time (or the receive time standing in for it): at most `i64::MAX`.
     pub timestamp_ms: u64,
+    pub capture_time: CaptureTime,
     pub sha256_hex: String,
     /// Cleaned header values (`None` when absent or unfit).
     pub stream_id: Option<String>,
@@ -54,13 +80,22 @@ pub struct ThumbnailPlan {
     pub stream_name: Option<String>,
     pub feed_id: Option<String>,
     pub token_id: Option<String>,
-    /// S3 user metadata: `stream-id`, `feed-id`, `token-id`, `timestamp`, `sha256` (those present).
+    /// S3 user metadata: `stream-id`, `feed-id`, `token-id`, `timestamp`, `claimed-timestamp`,
+    /// `sha256`, `delivery-id` (those present).
     pub metadata: Vec<(&'static str, String)>,
 }
 
 impl ThumbnailPlan {
-    /// Builds the plan for `image`; `now_ms` stands in for a missing or invalid timestamp header.
-    pub fn new(prefix: &str, headers: &ThumbnailHeaders<'_>, image: &[u8], now_ms: u64) -> Self {
+    /// Builds the plan for `image` of delivery `delivery_id`, received at `received_ms`, which
+    /// stands in for a capture time that is missing, not digits, or outside the window
+    /// ([`CAPTURE_AHEAD_TOLERANCE_MS`], [`CAPTURE_BEHIND_TOLERANCE_MS`]).
+    pub fn new(
+        prefix: &str,
+        headers: &ThumbnailHeaders<'_>,
+        image: &[u8],
+        received_ms: i64,
+        delivery_id: &str,
+    ) -> Result<Self, CaptureTimeOutOfRange> {
         let sha256_hex = sha256_hex(image);
         let (account, stream) = headers.account_and_stream();
         let folder = format!(
@@ -68,35 +103,80 @@ impl ThumbnailPlan {
             safe_segment(account),
             safe_segment(stream)
         );
-        let header_timestamp = headers.timestamp_ms();
-        let timestamp_ms = header_timestamp.unwrap_or(now_ms);
+        let digits = headers
+            .timestamp
+            .filter(|value| !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()));
+        let header_timestamp = match digits {
+            Some(digits) => Some(digits.parse::<i64>().map_err(|_| CaptureTimeOutOfRange)?),
+            None => None,
+        };
+        let received_ms = received_ms.max(0);
+        let (timestamp_ms, capture_time) = match header_timestamp {
+            None => (received_ms, CaptureTime::Missing),
+            Some(captured)
+                if captured <= received_ms.saturating_add(CAPTURE_AHEAD_TOLERANCE_MS)
+                    && captured >= received_ms.saturating_sub(CAPTURE_BEHIND_TOLERANCE_MS) =>
+            {
+                (captured, CaptureTime::Header)
+            }
+            Some(_) => (received_ms, CaptureTime::OutsideWindow),
+        };
+        let timestamp_ms = u64::try_from(timestamp_ms).unwrap_or(0);
 
         let stream_id = clean_value(headers.stream_id).map(str::to_owned);
         let stream_name = clean_value(stream).map(str::to_owned);
         let feed_id = clean_value(headers.feed_id).map(str::to_owned);
         let token_id = clean_value(headers.token_id).map(str::to_owned);
+        let (timestamp, claimed) = match capture_time {
+            CaptureTime::Header => (Some(timestamp_ms.to_string()), None),
+            CaptureTime::Missing => (None, None),
+            CaptureTime::OutsideWindow => (None, header_timestamp.map(|t| t.to_string())),
+        };
         let metadata = [
             ("stream-id", stream_id.clone()),
             ("feed-id", feed_id.clone()),
             ("token-id", token_id.clone()),
-            ("timestamp", header_timestamp.map(|t| t.to_string())),
+            ("timestamp", timestamp),
+            ("claimed-timestamp", claimed),
             ("sha256", Some(sha256_hex.clone())),
+            (
+                "delivery-id",
+                Some(delivery_id.to_owned()).filter(|id| !id.is_empty()),
+            ),
         ]
         .into_iter()
         .filter_map(|(name, value)| value.map(|v| (name, v)))
         .collect();
 
-        Self {
+        Ok(Self {
             key: format!("{folder}{timestamp_ms}-{}.jpg", &sha256_hex[..16]),
             latest_key: format!("{folder}latest.jpg"),
             timestamp_ms,
+            capture_time,
             sha256_hex,
             stream_id,
             stream_name,
             feed_id,
             token_id,
             metadata,
-        }
+        })
+    }
+
+    /// Whether this image may become `latest.jpg`: not when its capture time was outside the
+    /// window (then its real capture time is unknown).
+    pub fn may_become_latest(&self) -> bool {
+        self.capture_time != CaptureTime::OutsideWindow
+    }
+
+    /// Whether the object found at [`Self::key`] is this delivery's own earlier write (an SDK
+    /// retry whose first answer was lost), not another delivery's identical image.
+    pub fn is_own_object(&self, head: &ObjectHead) -> bool {
+        let ours = self
+            .metadata
+            .iter()
+            .find(|(name, _)| *name == "delivery-id")
+            .map(|(_, id)| id.as_str());
+        ours.is_some() && head.metadata("delivery-id") == ours
     }
 
     /// The metadata of `latest.jpg`: the image's, with the capture time it is compared by
@@ -105,7 +185,7 @@ impl ThumbnailPlan {
         let mut metadata: Vec<_> = self
             .metadata
             .iter()
-            .filter(|(name, _)| *name != "timestamp")
+            .filter(|(name, _)| !matches!(*name, "timestamp" | "claimed-timestamp" | "delivery-id"))
             .cloned()
             .collect();
         metadata.push(("timestamp", self.timestamp_ms.to_string()));
@@ -151,7 +231,8 @@ impl ThumbnailPlan {
 mod tests {
     use super::*;
 
-    const NOW: u64 = 1_700_000_000_000;
+    /// A minute after the sample capture time (1638463486489).
+    const NOW: i64 = 1_638_463_546_489;
     // sha256("jpeg") computed with `printf jpeg | sha256sum`.
     const IMAGE: &[u8] = b"jpeg";
     const IMAGE_SHA256: &str = "41e5787e9f28562d07b891b1816b492309d646c0f2829743fa4963a9f9cc1d61";
@@ -163,7 +244,7 @@ mod tests {
             token_id: None,
             timestamp,
         };
-        ThumbnailPlan::new("thumbnails/", &headers, IMAGE, NOW)
+        ThumbnailPlan::new("thumbnails/", &headers, IMAGE, NOW, "").unwrap()
     }
 
     #[test]
@@ -176,19 +257,20 @@ mod tests {
                 .chain([("sha256".to_owned(), sha256.to_owned())])
                 .collect(),
         };
-        let plan = plan(Some("a/b"), Some("1000"));
-        assert!(plan.is_newer_than(&head(Some("999"), "ff")));
-        assert!(!plan.is_newer_than(&head(Some("1001"), "00")));
+        let at = |ms: i64| (NOW - 5_000 + ms).to_string();
+        let plan = plan(Some("a/b"), Some(&at(0)));
+        assert!(plan.is_newer_than(&head(Some(&at(-1)), "ff")));
+        assert!(!plan.is_newer_than(&head(Some(&at(1)), "00")));
         // Same capture time: the greater hash wins, whichever arrives first.
-        assert!(plan.is_newer_than(&head(Some("1000"), "00")));
-        assert!(!plan.is_newer_than(&head(Some("1000"), "ff")));
-        assert!(!plan.is_newer_than(&head(Some("1000"), IMAGE_SHA256)));
+        assert!(plan.is_newer_than(&head(Some(&at(0)), "00")));
+        assert!(!plan.is_newer_than(&head(Some(&at(0)), "ff")));
+        assert!(!plan.is_newer_than(&head(Some(&at(0)), IMAGE_SHA256)));
         assert!(plan.is_newer_than(&head(None, "ff")));
         assert!(plan.is_newer_than(&head(Some("soon"), "ff")));
         assert_eq!(plan.stream_name.as_deref(), Some("b"));
         assert!(
             plan.latest_metadata()
-                .contains(&("timestamp", "1000".into()))
+                .contains(&("timestamp", at(0)))
         );
         let untimed = super::tests::plan(Some("a/b"), None);
         assert!(
@@ -286,7 +368,6 @@ mod tests {
             Some("+5"),
             Some(" 5"),
             Some("1.5"),
-            Some("99999999999999999999999"),
         ] {
             let plan = plan(Some("a/b"), timestamp);
             assert_eq!(plan.timestamp_ms, NOW, "{timestamp:?}");
@@ -304,7 +385,7 @@ mod tests {
             token_id: Some("tökén"),
             timestamp: None,
         };
-        let plan = ThumbnailPlan::new("", &headers, IMAGE, NOW);
+        let plan = ThumbnailPlan::new("", &headers, IMAGE, NOW, "").unwrap();
         assert_eq!(plan.metadata, vec![("sha256", IMAGE_SHA256.to_owned())]);
         assert!(plan.key.starts_with("a/_unknown/"));
     }
@@ -325,5 +406,72 @@ mod tests {
                 }
             })
         );
+    }
+
+    #[test]
+    fn a_capture_time_outside_the_window_never_becomes_latest() {
+        let ahead = (NOW + CAPTURE_AHEAD_TOLERANCE_MS + 1).to_string();
+        let behind = (NOW - CAPTURE_BEHIND_TOLERANCE_MS - 1).to_string();
+        for claimed in ["99999999999999", ahead.as_str(), behind.as_str(), "0"] {
+            let plan = plan(Some("a/b"), Some(claimed));
+            assert_eq!(plan.capture_time, CaptureTime::OutsideWindow, "{claimed}");
+            assert!(!plan.may_become_latest());
+            // Filed under the receive time; the claim is kept, not trusted.
+            assert_eq!(plan.timestamp_ms, NOW as u64);
+            assert!(plan.key.contains(&format!("/{NOW}-")));
+            assert!(plan.metadata.contains(&("claimed-timestamp", claimed.to_owned())));
+            assert!(!plan.metadata.iter().any(|(name, _)| *name == "timestamp"));
+        }
+        // The edges of the window are inside it.
+        for edge in [NOW + CAPTURE_AHEAD_TOLERANCE_MS, NOW - CAPTURE_BEHIND_TOLERANCE_MS] {
+            let plan = plan(Some("a/b"), Some(&edge.to_string()));
+            assert_eq!(plan.capture_time, CaptureTime::Header);
+            assert!(plan.may_become_latest());
+            assert_eq!(plan.timestamp_ms, edge as u64);
+        }
+    }
+
+    #[test]
+    fn a_capture_time_beyond_a_signed_64_bit_integer_is_refused() {
+        let headers = |timestamp| ThumbnailHeaders {
+            stream_id: Some("a/b"),
+            feed_id: None,
+            token_id: None,
+            timestamp: Some(timestamp),
+        };
+        for value in ["9223372036854775808", "18446744073709551616", "99999999999999999999999"] {
+            assert_eq!(
+                ThumbnailPlan::new("", &headers(value), IMAGE, NOW, ""),
+                Err(CaptureTimeOutOfRange),
+                "{value}"
+            );
+        }
+        // i64::MAX itself is a number, just not a plausible capture: outside the window.
+        let plan = ThumbnailPlan::new("", &headers("9223372036854775807"), IMAGE, NOW, "").unwrap();
+        assert_eq!(plan.capture_time, CaptureTime::OutsideWindow);
+    }
+
+    #[test]
+    fn the_object_of_a_retry_is_told_from_another_deliverys() {
+        let headers = ThumbnailHeaders {
+            stream_id: Some("a/b"),
+            feed_id: None,
+            token_id: None,
+            timestamp: None,
+        };
+        let plan = ThumbnailPlan::new("", &headers, IMAGE, NOW, "req-1").unwrap();
+        let head = |id: Option<&str>| ObjectHead {
+            etag: "\"1\"".into(),
+            metadata: id
+                .map(|id| ("delivery-id".to_owned(), id.to_owned()))
+                .into_iter()
+                .collect(),
+        };
+        assert!(plan.is_own_object(&head(Some("req-1"))));
+        assert!(!plan.is_own_object(&head(Some("req-2"))));
+        assert!(!plan.is_own_object(&head(None)));
+        // Without an id of its own, nothing is taken for its own.
+        let anonymous = ThumbnailPlan::new("", &headers, IMAGE, NOW, "").unwrap();
+        assert!(!anonymous.is_own_object(&head(None)));
     }
 }

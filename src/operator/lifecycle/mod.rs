@@ -159,6 +159,8 @@ pub(super) async fn replay_window(
         ReplayOptions {
             since_ms,
             dry_run: false,
+            // Register and rotate recover a renewal's window; stale events wait for the operator.
+            accept_stale: false,
         },
         |key, outcome| match outcome {
             Replayed::Delivered(_) => {

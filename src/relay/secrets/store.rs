@@ -9,6 +9,7 @@ use millicast_webhooks::{SecretUsed, Signature};
 
 use super::{SecretSet, WebhookId, WebhookVerifier};
 use crate::ports::{IoError, SecretSource};
+use crate::relay::deadline::{DEFAULT_BUDGET, DELIVERY_RESERVE, Deadline};
 use crate::relay::error::RelayError;
 
 /// Whose secret verified a delivery, and which of its two.
@@ -49,6 +50,7 @@ impl Verifiers {
         body: &[u8],
         signature: &Signature,
         named: Option<WebhookId>,
+        tried: &AtomicU64,
     ) -> Result<Matched, RelayError> {
         let count = self.webhooks.len();
         let first = self
@@ -67,6 +69,7 @@ impl Verifiers {
             if !candidate {
                 continue;
             }
+            tried.fetch_add(1, Ordering::Relaxed);
             if let Ok(secret) = webhook.verifier.verify(body, signature) {
                 self.last_match.store(index, Ordering::Relaxed);
                 return Ok(Matched {
@@ -92,6 +95,9 @@ struct Refresh {
 pub struct SecretStore {
     verifiers: RwLock<Option<Arc<Verifiers>>>,
     refresh: Option<Refresh>,
+    /// Webhooks whose secrets were tried against a body (one or two HMACs of it each): what
+    /// verification costs.
+    tried: AtomicU64,
 }
 
 impl std::fmt::Debug for SecretStore {
@@ -109,6 +115,7 @@ impl SecretStore {
         Self {
             verifiers: RwLock::new(Some(Arc::new(Verifiers::new(secrets)))),
             refresh: None,
+            tried: AtomicU64::new(0),
         }
     }
 
@@ -123,8 +130,12 @@ impl SecretStore {
                 last_read: tokio::sync::Mutex::new(None),
                 reads: AtomicU64::new(0),
             }),
+            tried: AtomicU64::new(0),
         };
-        store.reread_if_due().await;
+        // At init no request waits: the read has the SDK's own deadline.
+        store
+            .reread_if_due(&Deadline::after(DELIVERY_RESERVE + DEFAULT_BUDGET))
+            .await;
         if !store.is_available() {
             error!(
                 "the webhook secret could not be read at init: deliveries are quarantined and \
@@ -161,9 +172,14 @@ impl SecretStore {
         named: Option<WebhookId>,
     ) -> Result<Matched, RelayError> {
         match self.current() {
-            Some(verifiers) => verifiers.find(body, signature, named),
+            Some(verifiers) => verifiers.find(body, signature, named, &self.tried),
             None => Err(RelayError::SecretUnavailable),
         }
+    }
+
+    /// How many times a webhook's secrets have been tried against a body so far.
+    pub fn webhooks_tried(&self) -> u64 {
+        self.tried.load(Ordering::Relaxed)
     }
 
     /// Verifies `signature` over `body` against every webhook held.
@@ -171,40 +187,79 @@ impl SecretStore {
         self.verify_for(body, signature, None).await
     }
 
-    /// Verifies `signature` over `body` — against the webhook `named` by the request's path
-    /// only, when one is — and on a miss re-reads the secret if due and verifies again.
+    /// [`Self::verify_within`] with a request's whole budget.
     pub async fn verify_for(
         &self,
         body: &[u8],
         signature: &Signature,
         named: Option<WebhookId>,
     ) -> Verification {
-        let first = self.check(body, signature, named);
+        self.verify_within(body, signature, named, &Deadline::after(DEFAULT_BUDGET))
+            .await
+    }
+
+    /// Verifies `signature` over `body` — against the webhook `named` by the request's path
+    /// only, when one is — and on a miss re-reads the secret if due (and if the re-read leaves
+    /// the delivery its time before `deadline`) and verifies again, only if the secrets changed:
+    /// a forged delivery costs one HMAC per secret tried, not two.
+    pub async fn verify_within(
+        &self,
+        body: &[u8],
+        signature: &Signature,
+        named: Option<WebhookId>,
+        deadline: &Deadline,
+    ) -> Verification {
+        let held = self.current();
+        let first = match &held {
+            Some(verifiers) => verifiers.find(body, signature, named, &self.tried),
+            None => Err(RelayError::SecretUnavailable),
+        };
         if first.is_ok() || self.refresh.is_none() {
             return Verification {
                 result: first,
                 refreshed: false,
             };
         }
-        let refreshed = self.reread_if_due().await;
+        let refreshed = self.reread_if_due(deadline).await;
+        let now_held = self.current();
+        let changed = match (&held, &now_held) {
+            (Some(before), Some(after)) => !Arc::ptr_eq(before, after),
+            (None, None) => false,
+            _ => true,
+        };
         Verification {
-            result: self.check(body, signature, named),
+            // The secrets a concurrent request's re-read brought count too.
+            result: if changed {
+                self.check(body, signature, named)
+            } else {
+                first
+            },
             refreshed,
         }
     }
 
-    /// Reads the secret unless a read started less than the interval ago (true if it read).
-    async fn reread_if_due(&self) -> bool {
+    /// Reads the secret unless a read started less than the interval ago, or the read would not
+    /// leave the delivery its time before `deadline` (true if it read).
+    async fn reread_if_due(&self, deadline: &Deadline) -> bool {
         let Some(refresh) = &self.refresh else {
             return false;
         };
+        if deadline.allowance(DELIVERY_RESERVE).is_zero() {
+            return false;
+        }
         let mut last_read = refresh.last_read.lock().await;
         if last_read.is_some_and(|at| at.elapsed() < refresh.interval) {
             return false;
         }
         *last_read = Some(Instant::now());
         refresh.reads.fetch_add(1, Ordering::Relaxed);
-        let read = refresh.source.fetch().await;
+        let read = deadline
+            .run(
+                "secretsmanager GetSecretValue",
+                DELIVERY_RESERVE,
+                refresh.source.fetch(),
+            )
+            .await;
         match read.map(|text| SecretSet::parse_value(&text)) {
             Ok(Ok(secrets)) => {
                 let verifiers = Some(Arc::new(Verifiers::new(&secrets)));
@@ -272,6 +327,48 @@ mod tests {
             let old = store.verify(b"x", &signed(OLD, b"x")).await;
             assert_eq!(used(&old), Ok(SecretUsed::Previous));
             assert!(!old.refreshed);
+        });
+    }
+
+    #[test]
+    fn a_forged_delivery_is_verified_once_when_no_reread_happens() {
+        runtime().block_on(async {
+            let source = Arc::new(MemorySecretSource::new(OLD));
+            let store = SecretStore::load(source.clone(), Duration::from_secs(3600)).await;
+            let forged = signed(NEW, b"forged");
+            for _ in 0..10 {
+                let v = store.verify(b"forged", &forged).await;
+                assert_eq!(used(&v), Err(RelayError::InvalidSignature));
+                assert!(!v.refreshed);
+            }
+            // One try of the one webhook per delivery: no second pass without new secrets.
+            assert_eq!(store.webhooks_tried(), 10);
+            assert_eq!(source.reads(), 1);
+
+            // With a re-read that brings the renewed secret, the second pass finds it.
+            let store = SecretStore::load(source.clone(), Duration::ZERO).await;
+            source.set(NEW);
+            let v = store.verify(b"x", &signed(NEW, b"x")).await;
+            assert_eq!(used(&v), Ok(SecretUsed::Current));
+            assert!(v.refreshed);
+            assert_eq!(store.webhooks_tried(), 2);
+        });
+    }
+
+    #[test]
+    fn a_reread_too_near_the_deadline_is_not_started() {
+        runtime().block_on(async {
+            let source = Arc::new(MemorySecretSource::new(OLD));
+            let store = SecretStore::load(source.clone(), Duration::ZERO).await;
+            source.set(NEW);
+            let late = Deadline::after(DELIVERY_RESERVE);
+            let v = store
+                .verify_within(b"x", &signed(NEW, b"x"), None, &late)
+                .await;
+            // Not re-read (the delivery needs its time): kept in quarantine by the caller.
+            assert_eq!(used(&v), Err(RelayError::InvalidSignature));
+            assert!(!v.refreshed);
+            assert_eq!(source.reads(), 1);
         });
     }
 
