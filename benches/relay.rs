@@ -8,7 +8,7 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use lambda_http::http::Request;
 use lambda_http::{Body, Response};
-use millicast_webhook_relay::ports::memory::{MemoryQueue, MemoryStore};
+use millicast_webhook_relay::ports::memory::{MemoryQueue, MemorySecretSource, MemoryStore};
 use millicast_webhook_relay::relay::secrets::{SecretSet, SecretStore};
 use millicast_webhook_relay::{Config, Relay};
 use millicast_webhooks::samples;
@@ -133,6 +133,33 @@ fn several_webhooks(c: &mut Criterion) {
     group.finish();
 }
 
+/// A forged 1 MB thumbnail (signed with a secret the relay does not hold) against a relay that
+/// reads its secret from a store and re-read it a moment ago: no re-read is due, so the
+/// delivery is refused (and kept) after one pass over the secrets held.
+fn forged_delivery(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let image = one_megabyte_image();
+    let held = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "held-secret");
+    let store = runtime.block_on(SecretStore::load(
+        Arc::new(MemorySecretSource::new(&held)),
+        Duration::from_secs(3600),
+    ));
+    let forged = Signature::parse(sign(b"another secret", &image).as_bytes()).unwrap();
+    let mut group = c.benchmark_group("verify_forged_1MB");
+    group.throughput(Throughput::Bytes(image.len() as u64));
+    group.bench_function("no_reread_due", |b| {
+        b.iter(|| {
+            let verification =
+                runtime.block_on(store.verify(std::hint::black_box(&image), &forged));
+            assert!(verification.result.is_err() && !verification.refreshed);
+        })
+    });
+    group.finish();
+}
+
 fn json_request(body: &str) -> Request<Body> {
     Request::builder()
         .method("POST")
@@ -203,6 +230,6 @@ fn handler(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = signature_verification, several_webhooks, handler
+    targets = signature_verification, several_webhooks, forged_delivery, handler
 }
 criterion_main!(benches);

@@ -40,7 +40,7 @@ pub struct ThumbnailStoredData {
 pub struct ClaimCheckPointer {
     /// The bucket holding the body.
     pub bucket: String,
-    /// `events/oversize/{sha256}.json`.
+    /// `events/oversize/{deliveryId}.json`: one object per delivery.
     pub key: String,
     /// Bytes.
     pub size: u64,

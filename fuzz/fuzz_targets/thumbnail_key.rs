@@ -18,7 +18,17 @@ fuzz_target!(|data: &[u8]| {
         token_id: None,
         timestamp: timestamp.as_deref(),
     };
-    let plan = ThumbnailPlan::new("thumbnails/", &headers, image.as_bytes(), 1_700_000_000_000);
+    // A capture time beyond a signed 64-bit number is refused (400), never planned.
+    let Ok(plan) = ThumbnailPlan::new(
+        "thumbnails/",
+        &headers,
+        image.as_bytes(),
+        1_700_000_000_000,
+        "0f4b6c1e-2d1a-4a8e-9b5c-3e7f1a2b4c6d",
+    ) else {
+        return;
+    };
+    assert!(plan.timestamp_ms <= i64::MAX as u64);
     for key in [&plan.key, &plan.latest_key] {
         let rest = key.strip_prefix("thumbnails/").expect("inside the prefix");
         let segments: Vec<&str> = rest.split('/').collect();

@@ -9,9 +9,10 @@
 //! - Secrets Manager: 1 s per attempt, 3 s per operation (a read at init, or a re-read while a
 //!   request waits; when it is down, the delivery goes to quarantine instead).
 //!
-//! Worst cases: an event whose SQS send fails, then spills to S3: 5 + 10 = 15 s; a thumbnail:
-//! 10 (image) + 5 (announcement) + 10 (its spill) = 25 s; either after a re-read of the secret
-//! on a mismatch (3 s): 18 and 28 s, inside the 30 s function timeout.
+//! These bound each call; the request as a whole is bounded by its one deadline
+//! (relay/deadline.rs), drawn from the function's, which every call runs within: a thumbnail's
+//! `latest.jpg` rounds, or slow calls that each succeed, can no longer add up past the function
+//! timeout.
 //!
 //! TLS: the Lambda trusts the five Amazon Trust Services roots, compiled in, instead of the
 //! system trust store, which the SDK's default client loads from `/etc/ssl` (147 files opened
@@ -29,13 +30,15 @@ use aws_sdk_sqs::config::SharedHttpClient;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
 
+use crate::relay::deadline;
+
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const SQS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
-pub const SQS_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+pub const SQS_OPERATION_TIMEOUT: Duration = deadline::SQS_CALL;
 pub const S3_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
-pub const S3_OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+pub const S3_OPERATION_TIMEOUT: Duration = deadline::S3_CALL;
 pub const SECRETS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
-pub const SECRETS_OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
+pub const SECRETS_OPERATION_TIMEOUT: Duration = deadline::SECRETS_CALL;
 
 /// The retry policy shared by both clients.
 pub fn retry_config() -> RetryConfig {

@@ -192,8 +192,8 @@ pub fn spilled_message(
         }
         let event_envelope = Envelope::parse(&claimed)
             .map_err(|_| "the claim-check object is not a webhook envelope".to_owned())?;
-        let event_body =
-            String::from_utf8(claimed).map_err(|_| "the claim-check object is not UTF-8".to_owned())?;
+        let event_body = String::from_utf8(claimed)
+            .map_err(|_| "the claim-check object is not UTF-8".to_owned())?;
         let event = QueueMessage::for_event(&event_envelope, event_body, &provenance, fifo);
         return Ok(QueueMessage::claim_check(
             &event,

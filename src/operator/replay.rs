@@ -17,8 +17,8 @@ use futures_util::StreamExt as _;
 use crate::operator::error::OperatorError;
 use crate::ports::{EventQueue, ObjectStore};
 use crate::relay::clock::date_path;
-use crate::relay::delivery::{Accepted, Delivery};
 use crate::relay::deadline::{DEFAULT_BUDGET, Deadline};
+use crate::relay::delivery::{Accepted, Delivery};
 use crate::relay::handler::{Planned, VerifiedWebhook, deliver_planned, plan};
 use crate::relay::keys::key_safe_id;
 use crate::relay::metrics::Summary;
@@ -171,7 +171,13 @@ async fn replay_one<S: ObjectStore, Q: EventQueue>(
         "" => key_safe_id(key.rsplit('/').next().unwrap_or(key)),
         id => id.to_owned(),
     };
-    let webhook = match verified(kept.headers(), body, kept.received_ms, verifiers, delivery_id) {
+    let webhook = match verified(
+        kept.headers(),
+        body,
+        kept.received_ms,
+        verifiers,
+        delivery_id,
+    ) {
         Ok(webhook) => webhook,
         Err(reason) => return Replayed::Kept(reason),
     };

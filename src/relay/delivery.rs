@@ -306,7 +306,11 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
         // This delivery's own key: a failed condition means it is already spilled.
         match run
             .deadline
-            .run("s3 PutObject (spill)", Duration::ZERO, self.store.put(spill))
+            .run(
+                "s3 PutObject (spill)",
+                Duration::ZERO,
+                self.store.put(spill),
+            )
             .await
         {
             Ok(_) => {
@@ -357,14 +361,13 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
             metadata: plan.metadata.clone(),
             condition: PutCondition::IfAbsent,
         };
-        let latest = (self.settings.thumbnail_latest && plan.may_become_latest()).then(|| {
-            ObjectPut {
+        let latest =
+            (self.settings.thumbnail_latest && plan.may_become_latest()).then(|| ObjectPut {
                 key: plan.latest_key.clone(),
                 metadata: plan.latest_metadata(),
                 condition: PutCondition::Always,
                 ..object.clone()
-            }
-        });
+            });
         let stored_and_announced = async {
             let outcome = self.put_thumbnail(&plan, object, run).await?;
             if outcome == Accepted::Stored && self.settings.thumbnail_events {
@@ -411,7 +414,11 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
         }
         match run
             .deadline
-            .run("s3 HeadObject (thumbnail)", reserve, self.store.head(&plan.key))
+            .run(
+                "s3 HeadObject (thumbnail)",
+                reserve,
+                self.store.head(&plan.key),
+            )
             .await
         {
             Ok(Some(head)) if !plan.is_own_object(&head) => Ok(Accepted::Duplicate),
@@ -481,7 +488,11 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
     ) -> Result<(), String> {
         for _ in 0..LATEST_ROUNDS {
             let current = deadline
-                .run("s3 HeadObject (latest.jpg)", Duration::ZERO, self.store.head(&latest.key))
+                .run(
+                    "s3 HeadObject (latest.jpg)",
+                    Duration::ZERO,
+                    self.store.head(&latest.key),
+                )
                 .await
                 .map_err(|IoError(cause)| cause)?;
             let condition = match current {
@@ -494,7 +505,11 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
                 ..latest.clone()
             };
             match deadline
-                .run("s3 PutObject (latest.jpg)", Duration::ZERO, self.store.put(attempt))
+                .run(
+                    "s3 PutObject (latest.jpg)",
+                    Duration::ZERO,
+                    self.store.put(attempt),
+                )
                 .await
             {
                 Ok(PutOutcome::Stored) => return Ok(()),
@@ -545,4 +560,198 @@ fn delivery_metadata(message: &QueueMessage, run: &DeliveryRun<'_>) -> Vec<(&'st
         metadata.push(("delivery-id", run.delivery_id.to_owned()));
     }
     metadata
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::memory::{MemoryQueue, MemoryStore};
+    use crate::ports::{S3_USER_METADATA_LIMIT, metadata_size};
+    use crate::relay::quarantine::{DeliveryHeaders, QuarantineReason, quarantine_object};
+
+    /// A queue that is down, with the longest error text an SDK might give.
+    struct DownQueue;
+
+    impl EventQueue for DownQueue {
+        async fn send(&self, _: &QueueMessage) -> Result<(), IoError> {
+            Err(IoError(format!("sqs SendMessage: {}", "é".repeat(5_000))))
+        }
+    }
+
+    const DELIVERY_ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn run() -> DeliveryRun<'static> {
+        DeliveryRun {
+            delivery_id: DELIVERY_ID,
+            received_ms: 1_638_463_546_489,
+            request_id: "r",
+            deadline: Deadline::after(Duration::from_secs(29)),
+        }
+    }
+
+    fn settings(sqs_max: &str) -> PathSettings {
+        PathSettings::from_lookup(
+            |name| (name == "SQS_MAX_MESSAGE_BYTES").then(|| sqs_max.to_owned()),
+            "https://sqs.example/1/q",
+        )
+        .unwrap()
+    }
+
+    /// An event whose stream names are as long as a body may make them.
+    fn long_named_event() -> (Envelope, String) {
+        let name = "n".repeat(1_000);
+        let body = serde_json::json!({
+            "type": "feeds", "event": "started", "timestamp": 1_638_463_546_000_i64,
+            "data": {"name": name, "streamId": format!("{}/{name}", "a".repeat(1_000))}
+        })
+        .to_string();
+        (Envelope::parse(body.as_bytes()).unwrap(), body)
+    }
+
+    fn provenance() -> Provenance {
+        Provenance {
+            signature: Some(format!("sha1={}", "f".repeat(40))),
+            webhook_id: Some(i64::MIN),
+            idempotency_key: "k".repeat(32),
+        }
+    }
+
+    fn assert_within_the_limit(objects: &[ObjectPut]) {
+        assert!(!objects.is_empty());
+        for object in objects {
+            let size = metadata_size(&object.metadata);
+            assert!(
+                size <= S3_USER_METADATA_LIMIT,
+                "{}: {size} bytes of metadata",
+                object.key
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_spill_of_the_longest_stream_names_and_error_fits_s3s_metadata() {
+        let delivery = Delivery::new(settings("262144"), MemoryStore::new("b"), DownQueue);
+        let (envelope, body) = long_named_event();
+        let mut summary = Summary::default();
+        let accepted = delivery
+            .forward_event(&envelope, body, &provenance(), &run(), &mut summary)
+            .await;
+        assert_eq!(accepted, Ok(Accepted::Spilled));
+        let objects = delivery.store().objects();
+        assert_within_the_limit(&objects);
+        assert_eq!(
+            objects[0].key,
+            format!("undelivered/2021/12/02/1638463546000-{DELIVERY_ID}.json")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_claim_check_and_its_spilled_pointer_fit_s3s_metadata() {
+        // The body over the queue's limit, the queue down: a claim check, then its pointer spilled.
+        let delivery = Delivery::new(settings("1024"), MemoryStore::new("b"), DownQueue);
+        let (envelope, body) = long_named_event();
+        let mut summary = Summary::default();
+        let accepted = delivery
+            .forward_event(&envelope, body, &provenance(), &run(), &mut summary)
+            .await;
+        assert_eq!(accepted, Ok(Accepted::Spilled));
+        let objects = delivery.store().objects();
+        assert_eq!(objects.len(), 2);
+        assert_within_the_limit(&objects);
+        assert_eq!(
+            objects[0].key,
+            format!("events/oversize/{DELIVERY_ID}.json")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_thumbnail_and_latest_jpg_with_the_longest_headers_fit_s3s_metadata() {
+        let delivery = Delivery::new(
+            settings("262144"),
+            MemoryStore::new("b"),
+            MemoryQueue::default(),
+        );
+        let longest = "v".repeat(256); // the longest header value kept (thumbnail.rs)
+        let stream_id = format!("{}/{}", "a".repeat(100), "s".repeat(155));
+        let headers = ThumbnailHeaders {
+            stream_id: Some(&stream_id),
+            feed_id: Some(&longest),
+            token_id: Some(&longest),
+            // Outside the window: kept as claimed-timestamp, 19 digits.
+            timestamp: Some("9223372036854775807"),
+        };
+        let mut summary = Summary::default();
+        let accepted = delivery
+            .store_thumbnail(
+                &headers,
+                Some("image/jpeg"),
+                b"jpeg".to_vec(),
+                Some(i64::MIN),
+                &run(),
+                &mut summary,
+            )
+            .await;
+        assert_eq!(accepted, Ok(Accepted::Stored));
+        // A capture time in the window makes a latest.jpg too.
+        let headers = ThumbnailHeaders {
+            timestamp: Some("1638463546000"),
+            ..headers
+        };
+        let accepted = delivery
+            .store_thumbnail(
+                &headers,
+                Some("image/jpeg"),
+                b"jpeg 2".to_vec(),
+                Some(i64::MIN),
+                &run(),
+                &mut summary,
+            )
+            .await;
+        assert_eq!(accepted, Ok(Accepted::Stored));
+        let objects = delivery.store().objects();
+        assert_eq!(objects.len(), 3, "two images and latest.jpg");
+        assert_within_the_limit(&objects);
+    }
+
+    #[test]
+    fn a_quarantine_object_with_every_header_at_its_longest_fits_s3s_metadata() {
+        let longest = "v".repeat(256);
+        let headers = DeliveryHeaders {
+            signature: &longest,
+            webhook_id: Some(i64::MIN),
+            content_type: Some(&longest),
+            thumbnail: ThumbnailHeaders {
+                stream_id: Some(&longest),
+                feed_id: Some(&longest),
+                token_id: Some(&longest),
+                timestamp: Some(&longest),
+            },
+        };
+        let object = quarantine_object(
+            Bytes::from_static(b"x"),
+            &"0".repeat(64),
+            &headers,
+            QuarantineReason::SecretUnavailable,
+            i64::MIN,
+            DELIVERY_ID,
+        );
+        assert_eq!(object.metadata.len(), 10, "every header kept");
+        assert_within_the_limit(&[object]);
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_refuses_metadata_over_the_limit_as_s3_does() {
+        let store = MemoryStore::new("b");
+        let object = |value: String| ObjectPut {
+            key: "k".into(),
+            body: Bytes::new(),
+            content_type: "application/json".into(),
+            metadata: vec![("a", value)],
+            condition: PutCondition::Always,
+        };
+        // "x-amz-meta-a" is 12 bytes.
+        assert!(store.put(object("x".repeat(2_036))).await.is_ok());
+        let refused = store.put(object("x".repeat(2_037))).await;
+        assert!(refused.unwrap_err().0.starts_with("MetadataTooLarge"));
+    }
 }

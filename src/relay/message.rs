@@ -409,7 +409,10 @@ mod tests {
         let first = idempotency_key(Some(7), 1_000, body, delivery);
         // `printf '7\n1000\nab12\n0f4b6c1e-2d1a-4a8e-9b5c-3e7f1a2b4c6d' | sha256sum | cut -c1-32`
         assert_eq!(first, "3e893f2162f86b5f326e060c3cbac495");
-        assert_ne!(first, idempotency_key(Some(7), 1_000, body, "another-request"));
+        assert_ne!(
+            first,
+            idempotency_key(Some(7), 1_000, body, "another-request")
+        );
     }
 
     #[test]
@@ -417,7 +420,8 @@ mod tests {
         let long_event = "e".repeat(300);
         // U+FFFE is valid JSON text but not a character SQS takes.
         let kind = format!("t\u{FFFE}{}", "x".repeat(400));
-        let body = serde_json::json!({"type": kind, "event": long_event, "timestamp": 1}).to_string();
+        let body =
+            serde_json::json!({"type": kind, "event": long_event, "timestamp": 1}).to_string();
         let envelope = envelope(&body);
         let event = QueueMessage::for_event(&envelope, body.clone(), &provenance(), false);
         let pointer = ClaimCheck {
@@ -430,14 +434,20 @@ mod tests {
         assert!(sqs_accepts_body(&message.body), "{}", message.body);
         let parsed: serde_json::Value = serde_json::from_str(&message.body).unwrap();
         let kind = parsed["type"].as_str().unwrap();
-        assert!(kind.len() <= POINTER_TEXT_MAX && kind.starts_with("t\u{FFFD}xxx"), "{kind}");
+        assert!(
+            kind.len() <= POINTER_TEXT_MAX && kind.starts_with("t\u{FFFD}xxx"),
+            "{kind}"
+        );
         assert_eq!(parsed["event"], serde_json::Value::Null);
         // Short, sendable names pass through unchanged.
         let plain = envelope_of_kind("feeds");
         let event = QueueMessage::for_event(&plain, BODY.to_owned(), &provenance(), false);
         let message = QueueMessage::claim_check(&event, &plain, &pointer);
         let parsed: serde_json::Value = serde_json::from_str(&message.body).unwrap();
-        assert_eq!((parsed["type"].as_str(), parsed["event"].as_str()), (Some("feeds"), Some("started")));
+        assert_eq!(
+            (parsed["type"].as_str(), parsed["event"].as_str()),
+            (Some("feeds"), Some("started"))
+        );
     }
 
     fn envelope_of_kind(kind: &str) -> Envelope {

@@ -281,9 +281,11 @@ pub async fn keep<S: ObjectStore>(
         run.delivery_id,
     );
     let key = object.key.clone();
-    let write = run
-        .deadline
-        .run("s3 PutObject (quarantine)", Duration::ZERO, store.put(object));
+    let write = run.deadline.run(
+        "s3 PutObject (quarantine)",
+        Duration::ZERO,
+        store.put(object),
+    );
     match write.await {
         Ok(_) => Quarantined::Kept(key),
         Err(IoError(cause)) => Quarantined::NotStored(cause),
@@ -383,6 +385,7 @@ mod tests {
                 ("timestamp".into(), "1638463486000".into()),
                 ("reason".into(), "secret_unavailable".into()),
                 ("received".into(), RECEIVED.to_string()),
+                ("delivery-id".into(), "req-1".into()),
             ])
         );
         // Read back, the kept delivery gives the same headers.
@@ -390,6 +393,7 @@ mod tests {
         assert_eq!(kept.headers(), headers);
         assert_eq!(kept.reason, Some(QuarantineReason::SecretUnavailable));
         assert_eq!(kept.received_ms, Some(RECEIVED));
+        assert_eq!(kept.delivery_id, "req-1");
     }
 
     #[test]
@@ -416,7 +420,11 @@ mod tests {
             };
             let object = object(b"x", &headers, QuarantineReason::InvalidSignature, RECEIVED);
             let names: Vec<&str> = object.metadata.iter().map(|(name, _)| *name).collect();
-            assert_eq!(names, ["signature", "reason", "received"], "{hostile:?}");
+            assert_eq!(
+                names,
+                ["signature", "reason", "received", "delivery-id"],
+                "{hostile:?}"
+            );
             assert!(
                 object
                     .key
@@ -424,7 +432,7 @@ mod tests {
             );
             assert_eq!(
                 object.key.len(),
-                "quarantine/2021/12/02/1638463486489-".len() + 64
+                "quarantine/2021/12/02/1638463486489-".len() + 64 + "-req-1".len()
             );
         }
         // Path-like but printable values are kept as metadata (never as key parts).

@@ -39,11 +39,10 @@ pub fn clean_value(value: Option<&str>) -> Option<&str> {
     })
 }
 
-/// How far after the receive time a capture time may lie (clocks differ a little; a capture
-/// cannot come from the future).
+/// How far after the receive time a capture time may lie: clocks differ a little, but a capture
+/// cannot come from the future. An earlier capture time is taken as it is (a late delivery; an
+/// older image never replaces a newer `latest.jpg` anyway).
 pub const CAPTURE_AHEAD_TOLERANCE_MS: i64 = 5 * 60 * 1000;
-/// How far before the receive time a capture time may lie (a delivery the platform sent late).
-pub const CAPTURE_BEHIND_TOLERANCE_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A thumbnail's capture time that cannot be a capture time at all: more than a signed 64-bit
 /// integer of milliseconds, which the contract's `timestamp` is.
@@ -54,12 +53,13 @@ pub struct CaptureTimeOutOfRange;
 /// Where a thumbnail's capture time came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaptureTime {
-    /// The header, within the window around the receive time.
+    /// The header: not after the receive time by more than [`CAPTURE_AHEAD_TOLERANCE_MS`].
     Header,
     /// No usable header: the receive time stands in.
     Missing,
-    /// The header, but outside the window: the receive time stands in, and the image never
-    /// becomes `latest.jpg` (the header is unsigned; a far-future value would pin it).
+    /// The header, but further ahead of the receive time: the receive time stands in, and the
+    /// image never becomes `latest.jpg` (the header is unsigned; a far-future value would pin
+    /// it there for good).
     OutsideWindow,
 }
 
@@ -87,8 +87,8 @@ pub struct ThumbnailPlan {
 
 impl ThumbnailPlan {
     /// Builds the plan for `image` of delivery `delivery_id`, received at `received_ms`, which
-    /// stands in for a capture time that is missing, not digits, or outside the window
-    /// ([`CAPTURE_AHEAD_TOLERANCE_MS`], [`CAPTURE_BEHIND_TOLERANCE_MS`]).
+    /// stands in for a capture time that is missing, not digits, or in the future
+    /// ([`CAPTURE_AHEAD_TOLERANCE_MS`]).
     pub fn new(
         prefix: &str,
         headers: &ThumbnailHeaders<'_>,
@@ -114,8 +114,7 @@ impl ThumbnailPlan {
         let (timestamp_ms, capture_time) = match header_timestamp {
             None => (received_ms, CaptureTime::Missing),
             Some(captured)
-                if captured <= received_ms.saturating_add(CAPTURE_AHEAD_TOLERANCE_MS)
-                    && captured >= received_ms.saturating_sub(CAPTURE_BEHIND_TOLERANCE_MS) =>
+                if captured <= received_ms.saturating_add(CAPTURE_AHEAD_TOLERANCE_MS) =>
             {
                 (captured, CaptureTime::Header)
             }
@@ -162,8 +161,8 @@ impl ThumbnailPlan {
         })
     }
 
-    /// Whether this image may become `latest.jpg`: not when its capture time was outside the
-    /// window (then its real capture time is unknown).
+    /// Whether this image may become `latest.jpg`: not when its capture time claimed the future
+    /// (then its real capture time is unknown).
     pub fn may_become_latest(&self) -> bool {
         self.capture_time != CaptureTime::OutsideWindow
     }
@@ -268,10 +267,7 @@ mod tests {
         assert!(plan.is_newer_than(&head(None, "ff")));
         assert!(plan.is_newer_than(&head(Some("soon"), "ff")));
         assert_eq!(plan.stream_name.as_deref(), Some("b"));
-        assert!(
-            plan.latest_metadata()
-                .contains(&("timestamp", at(0)))
-        );
+        assert!(plan.latest_metadata().contains(&("timestamp", at(0))));
         let untimed = super::tests::plan(Some("a/b"), None);
         assert!(
             untimed
@@ -339,8 +335,8 @@ mod tests {
             (Some("a.b~c-d_e/..."), "a.b~c-d_e", "..."),
         ];
         for (stream_id, account, stream) in cases {
-            let plan = plan(stream_id, Some("1"));
-            let expected = format!("thumbnails/{account}/{stream}/1-");
+            let plan = plan(stream_id, Some("1638463486489"));
+            let expected = format!("thumbnails/{account}/{stream}/1638463486489-");
             assert!(
                 plan.key.starts_with(&expected),
                 "{stream_id:?} gave {}",
@@ -370,7 +366,7 @@ mod tests {
             Some("1.5"),
         ] {
             let plan = plan(Some("a/b"), timestamp);
-            assert_eq!(plan.timestamp_ms, NOW, "{timestamp:?}");
+            assert_eq!(plan.timestamp_ms, NOW as u64, "{timestamp:?}");
             assert!(plan.key.contains(&format!("/{NOW}-")));
             assert!(!plan.metadata.iter().any(|(name, _)| *name == "timestamp"));
         }
@@ -409,21 +405,23 @@ mod tests {
     }
 
     #[test]
-    fn a_capture_time_outside_the_window_never_becomes_latest() {
+    fn a_capture_time_in_the_future_never_becomes_latest() {
         let ahead = (NOW + CAPTURE_AHEAD_TOLERANCE_MS + 1).to_string();
-        let behind = (NOW - CAPTURE_BEHIND_TOLERANCE_MS - 1).to_string();
-        for claimed in ["99999999999999", ahead.as_str(), behind.as_str(), "0"] {
+        for claimed in ["99999999999999", ahead.as_str()] {
             let plan = plan(Some("a/b"), Some(claimed));
             assert_eq!(plan.capture_time, CaptureTime::OutsideWindow, "{claimed}");
             assert!(!plan.may_become_latest());
             // Filed under the receive time; the claim is kept, not trusted.
             assert_eq!(plan.timestamp_ms, NOW as u64);
             assert!(plan.key.contains(&format!("/{NOW}-")));
-            assert!(plan.metadata.contains(&("claimed-timestamp", claimed.to_owned())));
+            assert!(
+                plan.metadata
+                    .contains(&("claimed-timestamp", claimed.to_owned()))
+            );
             assert!(!plan.metadata.iter().any(|(name, _)| *name == "timestamp"));
         }
-        // The edges of the window are inside it.
-        for edge in [NOW + CAPTURE_AHEAD_TOLERANCE_MS, NOW - CAPTURE_BEHIND_TOLERANCE_MS] {
+        // Up to the tolerance ahead, and any time before, the capture time is taken.
+        for edge in [NOW + CAPTURE_AHEAD_TOLERANCE_MS, NOW - 86_400_000, 0] {
             let plan = plan(Some("a/b"), Some(&edge.to_string()));
             assert_eq!(plan.capture_time, CaptureTime::Header);
             assert!(plan.may_become_latest());
@@ -439,7 +437,11 @@ mod tests {
             token_id: None,
             timestamp: Some(timestamp),
         };
-        for value in ["9223372036854775808", "18446744073709551616", "99999999999999999999999"] {
+        for value in [
+            "9223372036854775808",
+            "18446744073709551616",
+            "99999999999999999999999",
+        ] {
             assert_eq!(
                 ThumbnailPlan::new("", &headers(value), IMAGE, NOW, ""),
                 Err(CaptureTimeOutOfRange),

@@ -34,6 +34,10 @@ pub struct ReplayArgs {
     /// Say what would be replayed; change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Also deliver verified events kept as `stale` (outside the replay window when they
+    /// came: the platform delivered them late), with their original receive time.
+    #[arg(long)]
+    accept_stale: bool,
 }
 
 /// The secrets to verify with: the stored ones (`--secret-id`, or the stack's), or values given.
@@ -106,6 +110,7 @@ impl ReplayArgs {
         let options = ReplayOptions {
             since_ms: self.since,
             dry_run: self.dry_run,
+            accept_stale: self.accept_stale,
         };
         let secrets = self.secrets.into_replay_secrets();
         let outputs = self.stack.outputs().await?;
