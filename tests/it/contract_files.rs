@@ -111,8 +111,11 @@ fn relay_messages(doc: &Value, fifo: bool) -> Vec<(String, String, Value, QueueM
                             timestamp: Some(&timestamp),
                         },
                         b"image",
-                        0,
-                    );
+                        // Received as it was captured: inside the capture-time window.
+                        payload["timestamp"].as_i64().unwrap_or(0),
+                        "",
+                    )
+                    .expect("a capture time within a signed 64-bit integer");
                     QueueMessage::for_thumbnail(
                         payload.to_string(),
                         plan.timestamp_ms,

@@ -210,11 +210,15 @@ async fn rotation_and_every_rejection_over_http() {
         answer,
         (413, serde_json::json!({"error": "payload_too_large"}))
     );
-    // Only the delivery signed with an unknown secret is kept, in quarantine, with its headers.
-    let kept = deployment
+    // Only the delivery signed with an unknown secret is kept, in quarantine, with its headers,
+    // and the verified event that came too late (kept as `stale`, for a replay on the
+    // operator's word).
+    let mut kept = deployment
         .fixture
-        .assert_only_quarantined("rejections", 1)
+        .assert_only_quarantined("rejections", 2)
         .await;
+    kept.sort_by_key(|object| object.metadata["reason"].clone());
+    assert_eq!(kept[1].metadata["reason"], "stale");
     assert_eq!(kept[0].body, body.as_bytes());
     assert_eq!(kept[0].metadata["reason"], "invalid_signature");
     assert_eq!(
@@ -263,5 +267,10 @@ async fn each_committed_event_gives_its_documented_status_under_cargo_lambda_inv
             .iter()
             .any(|o| o.body == SAMPLE_JPEG && o.key.contains("/1638463486489-"))
     );
-    default_window.fixture.assert_untouched("stale event").await;
+    // The stale one is kept, verified, for `quarantine replay --accept-stale`.
+    let kept = default_window
+        .fixture
+        .assert_only_quarantined("stale event", 1)
+        .await;
+    assert_eq!(kept[0].metadata["reason"], "stale");
 }

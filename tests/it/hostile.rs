@@ -300,6 +300,19 @@ fn timestamp_cases(now: i64) -> Vec<Case> {
         stale("400 s old", (now - 400_000).to_string()),
         stale("400 s ahead", (now + 400_000).to_string()),
         stale("seconds, not milliseconds", (now / 1000).to_string()),
+        // A thumbnail's capture time in digits beyond a signed 64-bit number: not a value the
+        // announcement's `timestamp` could carry (it is refused before anything is written).
+        case(
+            "overflowing thumbnail timestamp header",
+            thumbnail(
+                SAMPLE_JPEG,
+                &[
+                    ("x-millicast-timestamp", "99999999999999999999999"),
+                    ("x-millicast-stream-id", "acct/stream"),
+                ],
+            ),
+            Expect::Rejected(400, "invalid_thumbnail_timestamp"),
+        ),
     ]
 }
 
@@ -425,11 +438,13 @@ fn thumbnail_cases() -> Vec<Case> {
             "acct",
             "stream",
         ),
+        // A capture time far ahead of the clock is stored under the receive time, never
+        // becoming latest.jpg (relay_moto.rs tests latest.jpg).
         stored(
-            "overflowing timestamp header",
+            "timestamp far in the future",
             unique(),
             &[
-                ("x-millicast-timestamp", "99999999999999999999999"),
+                ("x-millicast-timestamp", "99999999999999"),
                 ("x-millicast-stream-id", "acct/stream"),
             ],
             "acct",
@@ -544,9 +559,11 @@ async fn every_hostile_request_is_answered_as_documented() {
                     (expected_status, serde_json::json!({ "error": code })),
                     "{name}"
                 );
-                // A well-formed signature that matches no secret is kept in quarantine (and
-                // never forwarded); every other rejection writes nothing at all.
-                let quarantined = usize::from(code == "invalid_signature");
+                // A well-formed signature that matches no secret, and a verified event
+                // outside the replay window, are kept in quarantine (and never forwarded);
+                // every other rejection writes nothing at all.
+                let quarantined =
+                    usize::from(matches!(code, "invalid_signature" | "stale_timestamp"));
                 for kept in fixture.take_quarantined(&name, quarantined).await {
                     assert_quarantine_key_is_safe(&kept.key, &name);
                 }
@@ -635,14 +652,25 @@ fn assert_key_is_safe(key: &str, case: &str) {
     }
 }
 
-/// `quarantine/{yyyy}/{mm}/{dd}/{receivedMs}-{sha256}`: nothing from the request but its hash.
+/// `quarantine/{yyyy}/{mm}/{dd}/{receivedMs}-{sha256}-{deliveryId}`: nothing from the request
+/// but its hash (the delivery id is the invocation's).
 fn assert_quarantine_key_is_safe(key: &str, case: &str) {
     let rest = key
         .strip_prefix("quarantine/")
         .unwrap_or_else(|| panic!("{case}: {key} is outside quarantine/"));
     let segments: Vec<&str> = rest.split('/').collect();
     assert_eq!(segments.len(), 4, "{case}: {key}");
-    let (received, sha256) = segments[3].split_once('-').expect("receivedMs-sha256");
+    let (received, rest) = segments[3]
+        .split_once('-')
+        .expect("receivedMs-sha256-delivery");
+    let (sha256, delivery) = rest.split_once('-').expect("sha256-deliveryId");
+    assert!(
+        !delivery.is_empty()
+            && delivery
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+        "{case}: {key}"
+    );
     assert!(
         received.bytes().all(|b| b.is_ascii_digit()),
         "{case}: {key}"

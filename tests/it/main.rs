@@ -22,6 +22,8 @@ mod tls;
 #[cfg(feature = "schema")]
 mod contract_files;
 #[cfg(feature = "operator")]
+mod durability;
+#[cfg(feature = "operator")]
 mod platform_client;
 #[cfg(feature = "operator")]
 mod secrets_quarantine;
@@ -64,7 +66,7 @@ mod skipped_without_schema {
 
 #[cfg(not(feature = "operator"))]
 mod skipped_without_operator {
-    needs_feature!("needs --features operator (make test builds with --features cli)": platform_client, secrets_quarantine);
+    needs_feature!("needs --features operator (make test builds with --features cli)": durability, platform_client, secrets_quarantine);
 }
 
 #[cfg(not(feature = "cli"))]

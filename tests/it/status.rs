@@ -365,7 +365,7 @@ async fn status_shows_health_and_each_red_case() {
     let body = millicast_webhooks::samples::json_sample("feeds-started", now).unwrap();
     let signature =
         millicast_webhooks::sign(second.secret.decode().unwrap().bytes(), body.as_bytes());
-    let kept = millicast_webhook_relay::relay::quarantine::quarantine_key(now, "ab12");
+    let kept = millicast_webhook_relay::relay::quarantine::quarantine_key(now, "ab12", "req-1");
     fixture
         .s3
         .put_object()

@@ -188,6 +188,21 @@ pub fn function_url_request(
     lambda_http::request::from_str(&event.to_string()).expect("valid function URL event")
 }
 
+/// `request` as Lambda hands it to the function: invocation `request_id` (the delivery's id,
+/// which names its objects in S3), ending `budget` from now.
+pub fn in_lambda(request: Request, request_id: &str, budget: std::time::Duration) -> Request {
+    use lambda_http::RequestExt as _;
+    let mut context = lambda_http::Context::default();
+    context.request_id = request_id.to_owned();
+    context.deadline = (now_ms() + budget.as_millis() as i64) as u64;
+    request.with_lambda_context(context)
+}
+
+/// [`in_lambda`] with the template's 30 s function timeout.
+pub fn invocation(request: Request, request_id: &str) -> Request {
+    in_lambda(request, request_id, std::time::Duration::from_secs(30))
+}
+
 /// A signed JSON webhook as the platform sends it.
 pub fn json_webhook(body: &str, secret: &str) -> Request {
     let signature = sign(secret, body.as_bytes());
@@ -395,6 +410,24 @@ impl Fixture {
         s3_sdk: &aws_config::SdkConfig,
         sqs_sdk: &aws_config::SdkConfig,
     ) -> MotoRelay {
+        let SecretConfig::Literal(secrets) = &config.secrets else {
+            panic!(
+                "Fixture::relay takes literal secrets; use relay_with_secrets for Secrets Manager"
+            );
+        };
+        let (store, queue) = self.ports(config, s3_sdk, sqs_sdk);
+        // Records go to memory, not to the test output; tests that read them set their own sink.
+        Relay::new(config, SecretStore::fixed(secrets), store, queue)
+            .with_log_sink(CapturedLog::default().sink())
+    }
+
+    /// The relay's S3 and SQS ports, reached through separate SDK configs.
+    pub fn ports(
+        &self,
+        config: &Config,
+        s3_sdk: &aws_config::SdkConfig,
+        sqs_sdk: &aws_config::SdkConfig,
+    ) -> (S3ObjectStore, SqsEventQueue) {
         // The SDK keeps one retry budget per service and process (a static token bucket): a
         // relay is one Lambda process, but these tests run many relays in one, and a test that
         // drains the budget with timeouts would take the retries of the next one away.
@@ -415,16 +448,10 @@ impl Fixture {
                 .retry_partition(aws_sdk_sqs::config::retry::RetryPartition::new(partition))
                 .build(),
         );
-        let store = S3ObjectStore::new(s3, &config.thumbnail_bucket);
-        let queue = SqsEventQueue::new(sqs, &config.event_queue_url);
-        let SecretConfig::Literal(secrets) = &config.secrets else {
-            panic!(
-                "Fixture::relay takes literal secrets; use relay_with_secrets for Secrets Manager"
-            );
-        };
-        // Records go to memory, not to the test output; tests that read them set their own sink.
-        Relay::new(config, SecretStore::fixed(secrets), store, queue)
-            .with_log_sink(CapturedLog::default().sink())
+        (
+            S3ObjectStore::new(s3, &config.thumbnail_bucket),
+            SqsEventQueue::new(sqs, &config.event_queue_url),
+        )
     }
 
     /// The relay as `main` wires it, secrets included: with a `WEBHOOK_SECRET_ID` config they
