@@ -41,6 +41,9 @@ Adaptations for moto (moto 5.2.5), listed in the JSON output:
 - "aliased": moto names the IAM action after the SigV4 signing name of the request, not the IAM
   service prefix: CloudWatch is signed as "monitoring", so moto checks "monitoring:GetMetricData"
   where AWS checks "cloudwatch:GetMetricData". Each such action is granted under both names.
+  Likewise moto checks SQS's batch calls as sqs:SendMessageBatch, sqs:DeleteMessageBatch and
+  sqs:ChangeMessageVisibilityBatch, which AWS authorizes with the single call's action: a
+  statement granting the single one also grants the batch one here.
 - A policy document without "Version" (SAM generates the role's that way) gets "2012-10-17":
   moto refuses any other (AWS defaults to 2008-10-17, which only differs for policy variables).
 - "kmsAuthorization": moto 5.2.5 authorizes a direct KMS API call (kms:GenerateDataKey on the
@@ -109,6 +112,7 @@ KMS_NEEDS = {
     "secretsmanager:GetSecretValue": ["kms:Decrypt"],
     "secretsmanager:PutSecretValue": ["kms:GenerateDataKey", "kms:Decrypt"],
 }
+SQS_BATCH = {f"sqs:{call}": f"sqs:{call}Batch" for call in ("SendMessage", "DeleteMessage", "ChangeMessageVisibility")}
 KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$")
 
 os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
@@ -368,6 +372,10 @@ def adapt(label: str, statement: dict, widened: list[str], aliased: dict[str, li
 
     extra = []
     for action in actions:
+        # AWS authorizes SQS's batch calls with the single call's action (SendMessageBatch needs
+        # sqs:SendMessage); moto checks sqs:<Call>Batch.
+        if action in SQS_BATCH and SQS_BATCH[action] not in actions and SQS_BATCH[action] not in extra:
+            extra.append(SQS_BATCH[action])
         service = service_of(action)
         name = signing(service) if service != "*" else None
         if name and name.lower() != service:
