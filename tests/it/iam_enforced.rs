@@ -110,7 +110,9 @@ async fn the_function_policy_allows_every_path_under_the_emulator() {
             &[]
         )
         .await,
-        200
+        200,
+        "{}",
+        deployment.log()
     );
     let headers = samples::thumbnail_headers("acct/iam-stream", now_ms());
     assert_eq!(
