@@ -2,20 +2,24 @@
 
 Usage (from the repository root):
   .venv/bin/python scripts/moto_iam.py [--template template.yaml] [--stack-name relay-iam]
-      [--param Name=Value ...] [--secret-value TEXT]
+      [--param Name=Value ...] [--secret-value TEXT] [--kms-key] [--no-kms-authorization]
 
 What it does:
 1. Reads the template, runs the SAM transform offline (as scripts/check_template.py does) and
-   takes the statements of the generated role WebhookRelayFunctionRole (its inline Policies; the
-   AWSLambdaBasicExecutionRole managed policy is CloudWatch Logs only and left out) and the
-   PolicyDocuments of the OperatorPolicy and ConsumerPolicy managed policies. Every intrinsic in them is resolved
-   against the resources created below; anything it cannot resolve stops it (exit 2).
+   takes the PolicyDocuments of the managed policies FunctionPolicy (the statements of the
+   function's role WebhookRelayFunctionRole; the AWSLambdaBasicExecutionRole managed policy beside
+   it is CloudWatch Logs only and left out), OperatorPolicy and ConsumerPolicy. Every intrinsic in
+   them is resolved against the resources created below (Fn::If by the template's Conditions with
+   the parameters' values); anything it cannot resolve stops it (exit 2).
 2. Plans every setup request before moto is imported, so that INITIAL_NO_AUTH_ACTION_COUNT is
    exactly their number N: moto lets the first N requests through unauthenticated and authorizes
    every later one against the caller's IAM policy, resource ARNs included.
-3. Creates, in moto: bucket <stack>-bucket, queues <stack>-events and <stack>-events-dlq
-   (".fifo" names when the FifoQueue parameter is "true"), secret <stack>-webhook-secret and
-   IAM users with an inline policy and an access key each:
+3. Creates, in moto: with --kms-key first a KMS key, whose ARN becomes the KmsKeyArn parameter;
+   bucket <stack>-bucket with the default encryption the template's Bucket resolves to, queues
+   <stack>-events and <stack>-events-dlq (".fifo" names when the FifoQueue parameter is "true")
+   encrypted as EventQueue and DeadLetterQueue resolve to, secret <stack>-webhook-secret with the
+   KmsKeyId WebhookSecret resolves to (so with --kms-key every one is under that key, exactly as
+   the template wires it), and IAM users with an inline policy and an access key each:
      admin                    Allow * on *
      relay                    the function role's statements
      relay-without-<Sid>      the same minus one statement, for every Sid
@@ -37,8 +41,23 @@ Adaptations for moto (moto 5.2.5), listed in the JSON output:
 - "aliased": moto names the IAM action after the SigV4 signing name of the request, not the IAM
   service prefix: CloudWatch is signed as "monitoring", so moto checks "monitoring:GetMetricData"
   where AWS checks "cloudwatch:GetMetricData". Each such action is granted under both names.
+  Likewise moto checks SQS's batch calls as sqs:SendMessageBatch, sqs:DeleteMessageBatch and
+  sqs:ChangeMessageVisibilityBatch, which AWS authorizes with the single call's action: a
+  statement granting the single one also grants the batch one here.
 - A policy document without "Version" (SAM generates the role's that way) gets "2012-10-17":
   moto refuses any other (AWS defaults to 2008-10-17, which only differs for policy variables).
+- "kmsAuthorization": moto 5.2.5 authorizes a direct KMS API call (kms:GenerateDataKey on the
+  KMS endpoint) but never the KMS use that S3, SQS and Secrets Manager make on the caller's behalf:
+  a user without any kms: permission can PutObject into an SSE-KMS bucket, SendMessage to and
+  ReceiveMessage from an SSE-KMS queue and GetSecretValue/PutSecretValue of a secret under a
+  customer-managed key (scripts/test_moto_iam.py, KmsKey, proves it with --no-kms-authorization).
+  Unless --no-kms-authorization, this rig adds what AWS documents to moto's IAM check: after a
+  request is allowed, it authorizes the KMS actions that request needs on the key that encrypts
+  its resource, with moto's own policy evaluator, the caller's policies and the key's ARN
+  (KMS_NEEDS below, each with its source). A key that is not a customer-managed key ARN (SSE-S3,
+  SSE-SQS, aws/secretsmanager) needs no IAM permission, as on AWS (its key policy grants the
+  account's principals through the service). What it cannot show: the key policy (moto enforces
+  none), kms:ViaService and encryption-context conditions, and KMS's own availability.
 """
 
 from __future__ import annotations
@@ -69,7 +88,32 @@ DUMMY_KEY = "moto-iam-setup"  # the N unauthenticated setup requests are signed 
 # SQS queue ARNs via SQSResponse._determine_resource, IAM/STS). Every other service is
 # authorized against "*", i.e. by action only.
 RESOURCE_AUTHORIZED = {"s3", "sqs", "iam", "sts"}
+# kms: statements keep their key ARN: the rig's KMS authorization (install_kms_authorization)
+# checks them against the key's ARN, never against "*".
+RIG_AUTHORIZED = {"kms"}
 POLICY_NAME = "template-policy"
+FUNCTION_POLICY = "FunctionPolicy"
+# What AWS checks on the key besides the call itself, per IAM action of the call (the caller's
+# permissions; the service uses the key on the caller's behalf):
+# - S3 (User Guide, "Using server-side encryption with AWS KMS keys (SSE-KMS)", Permissions): an
+#   upload needs kms:GenerateDataKey, a download kms:Decrypt. HeadObject is authorized as
+#   s3:GetObject; the rig counts it as a download (the stricter reading).
+# - SQS (Developer Guide, "Amazon SQS key management", Configuring AWS KMS permissions): a
+#   producer needs kms:GenerateDataKey and kms:Decrypt, a consumer kms:Decrypt.
+# - Secrets Manager (User Guide, "Secret encryption and decryption", Permissions for the KMS key):
+#   GetSecretValue needs kms:Decrypt; writing a value (PutSecretValue) kms:GenerateDataKey and
+#   kms:Decrypt.
+KMS_NEEDS = {
+    "s3:PutObject": ["kms:GenerateDataKey"],
+    "s3:GetObject": ["kms:Decrypt"],
+    "sqs:SendMessage": ["kms:GenerateDataKey", "kms:Decrypt"],
+    "sqs:SendMessageBatch": ["kms:GenerateDataKey", "kms:Decrypt"],
+    "sqs:ReceiveMessage": ["kms:Decrypt"],
+    "secretsmanager:GetSecretValue": ["kms:Decrypt"],
+    "secretsmanager:PutSecretValue": ["kms:GenerateDataKey", "kms:Decrypt"],
+}
+SQS_BATCH = {f"sqs:{call}": f"sqs:{call}Batch" for call in ("SendMessage", "DeleteMessage", "ChangeMessageVisibility")}
+KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$")
 
 os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
 logging.getLogger("samtranslator.metrics").setLevel(logging.ERROR)
@@ -123,18 +167,19 @@ def read_template(path: Path) -> tuple[dict, list[dict], dict, dict]:
     role = resources.get(FUNCTION_ROLE)
     if not role or role.get("Type") != "AWS::IAM::Role":
         raise SetupError(f"the SAM transform generated no role {FUNCTION_ROLE} (does {FUNCTION} set Role?)")
-    statements = []
-    for policy in role.get("Properties", {}).get("Policies", []):
-        statements.extend(copy.deepcopy(as_list(policy["PolicyDocument"].get("Statement", []))))
-    if not statements:
-        raise SetupError(f"{FUNCTION_ROLE} has no inline policy statements")
+    properties = role.get("Properties", {})
+    if properties.get("Policies") or {"Ref": FUNCTION_POLICY} not in properties.get("ManagedPolicyArns", []):
+        raise SetupError(f"{FUNCTION_ROLE} must hold the managed policy {FUNCTION_POLICY} and no inline policy")
     documents = []
-    for name in (OPERATOR_POLICY, CONSUMER_POLICY):
+    for name in (FUNCTION_POLICY, OPERATOR_POLICY, CONSUMER_POLICY):
         policy = resources.get(name)
         if not policy or policy.get("Type") != "AWS::IAM::ManagedPolicy":
             raise SetupError(f"the template has no AWS::IAM::ManagedPolicy {name}")
         documents.append(copy.deepcopy(policy["Properties"]["PolicyDocument"]))
-    return template, statements, documents[0], documents[1]
+    statements = as_list(documents[0].get("Statement", []))
+    if not statements:
+        raise SetupError(f"{FUNCTION_POLICY} has no statements")
+    return template, statements, documents[1], documents[2]
 
 
 def check_sids(label: str, statements: list[dict]) -> list[str]:
@@ -163,6 +208,33 @@ class Context:
     parameters: dict[str, str]
     stack_name: str
     resources: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> {"Ref": .., "Arn": ..}
+    conditions: dict[str, Any] = field(default_factory=dict)  # the template's Conditions
+
+    def condition(self, name: str, seen: tuple = ()) -> bool:
+        if name not in self.conditions:
+            raise SetupError(f"cannot resolve the condition {name}: the template has no such condition")
+        if name in seen:
+            raise SetupError(f"the condition {name} refers to itself")
+        return bool(self.evaluate(self.conditions[name], seen + (name,)))
+
+    def evaluate(self, value: Any, seen: tuple) -> Any:
+        if isinstance(value, dict) and len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Condition" and isinstance(arg, str):
+                return self.condition(arg, seen)
+            if key == "Fn::Equals" and isinstance(arg, list) and len(arg) == 2:
+                return self.evaluate(arg[0], seen) == self.evaluate(arg[1], seen)
+            if key == "Fn::Not" and isinstance(arg, list) and len(arg) == 1:
+                return not self.evaluate(arg[0], seen)
+            if key == "Fn::And" and isinstance(arg, list):
+                return all(self.evaluate(a, seen) for a in arg)
+            if key == "Fn::Or" and isinstance(arg, list):
+                return any(self.evaluate(a, seen) for a in arg)
+            if key == "Ref" and isinstance(arg, str):
+                return self.ref(arg)
+        if isinstance(value, (str, bool, int)):
+            return value
+        raise SetupError(f"cannot evaluate the condition expression {value}")
 
     def ref(self, name: str) -> str:
         pseudo = {
@@ -191,9 +263,17 @@ class Context:
 SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 
+NO_VALUE = object()
+
+
 def resolve(value: Any, ctx: Context) -> Any:
+    resolved = resolve_or_no_value(value, ctx)
+    return None if resolved is NO_VALUE else resolved
+
+
+def resolve_or_no_value(value: Any, ctx: Context) -> Any:
     if isinstance(value, list):
-        return [resolve(v, ctx) for v in value]
+        return [v for v in (resolve_or_no_value(v, ctx) for v in value) if v is not NO_VALUE]
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
@@ -201,7 +281,13 @@ def resolve(value: Any, ctx: Context) -> Any:
         if key == "Ref":
             if not isinstance(arg, str):
                 raise SetupError(f"cannot resolve {value}")
+            if arg == "AWS::NoValue":
+                return NO_VALUE
             return ctx.ref(arg)
+        if key == "Fn::If":
+            if not (isinstance(arg, list) and len(arg) == 3 and isinstance(arg[0], str)):
+                raise SetupError(f"cannot resolve {value}")
+            return resolve_or_no_value(arg[1] if ctx.condition(arg[0]) else arg[2], ctx)
         if key == "Fn::GetAtt":
             parts = arg.split(".", 1) if isinstance(arg, str) else arg
             if not (isinstance(parts, list) and len(parts) == 2 and all(isinstance(p, str) for p in parts)):
@@ -218,7 +304,8 @@ def resolve(value: Any, ctx: Context) -> Any:
             return arg[0].join(items)
         if key.startswith("Fn::") or key == "Condition":
             raise SetupError(f"cannot resolve the intrinsic {key}: {value}")
-    return {k: resolve(v, ctx) for k, v in value.items()}
+    out = {k: resolve_or_no_value(v, ctx) for k, v in value.items()}
+    return {k: v for k, v in out.items() if v is not NO_VALUE}
 
 
 def resolve_sub(arg: Any, ctx: Context) -> str:
@@ -285,6 +372,10 @@ def adapt(label: str, statement: dict, widened: list[str], aliased: dict[str, li
 
     extra = []
     for action in actions:
+        # AWS authorizes SQS's batch calls with the single call's action (SendMessageBatch needs
+        # sqs:SendMessage); moto checks sqs:<Call>Batch.
+        if action in SQS_BATCH and SQS_BATCH[action] not in actions and SQS_BATCH[action] not in extra:
+            extra.append(SQS_BATCH[action])
         service = service_of(action)
         name = signing(service) if service != "*" else None
         if name and name.lower() != service:
@@ -295,15 +386,15 @@ def adapt(label: str, statement: dict, widened: list[str], aliased: dict[str, li
         statement["Action"] = actions + extra
         aliased[sid] = extra
 
-    action_only = services - RESOURCE_AUTHORIZED
+    action_only = services - RESOURCE_AUTHORIZED - RIG_AUTHORIZED
     resources = statement.get("Resource")
     if action_only and (resources is None or as_list(resources) != ["*"]):
         if "NotResource" in statement:
             raise SetupError(f"{label} {sid}: NotResource with {sorted(action_only)} actions is not supported")
-        if "*" in services or services & RESOURCE_AUTHORIZED:
+        if "*" in services or services & (RESOURCE_AUTHORIZED | RIG_AUTHORIZED):
             raise SetupError(
                 f"{label} {sid}: mixes actions moto authorizes by action only ({sorted(action_only)}) with "
-                f"resource-scoped ones ({sorted(services & RESOURCE_AUTHORIZED)}); widening it would widen "
+                f"resource-scoped ones ({sorted(services & (RESOURCE_AUTHORIZED | RIG_AUTHORIZED))}); widening it would widen "
                 f"those too. Split the statement in the template."
             )
         statement["Resource"] = "*"
@@ -360,7 +451,21 @@ def plan(args: argparse.Namespace) -> tuple[list[Op], dict]:
     consumer_sids = check_sids("consumer", as_list(consumer_document.get("Statement", [])))
     parameters = parse_params(template, args.param)
     stack = args.stack_name
-    ctx = Context(parameters=parameters, stack_name=stack)
+    ctx = Context(parameters=parameters, stack_name=stack, conditions=template.get("Conditions", {}) or {})
+    if args.kms_key:
+        if "KmsKeyArn" not in parameters:
+            raise SetupError("--kms-key: the template has no KmsKeyArn parameter")
+        if parameters["KmsKeyArn"]:
+            raise SetupError("--kms-key creates the key: do not also give --param KmsKeyArn")
+        # Until the key exists (its setup request), a key ARN of the same shape.
+        parameters["KmsKeyArn"] = f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT_ID}:key/00000000-0000-0000-0000-000000000000"
+    raw = template.get("Resources", {}) or {}
+
+    def encryption_of(logical: str, *keys: str) -> dict:
+        """The properties `keys` of the template's resource `logical`, resolved now."""
+        properties = (raw.get(logical) or {}).get("Properties", {}) or {}
+        return {k: resolve(properties[k], ctx) for k in keys if k in properties
+                and resolve_or_no_value(properties[k], ctx) is not NO_VALUE}
 
     fifo = parameters.get("FifoQueue") == "true"
     suffix = ".fifo" if fifo else ""
@@ -413,6 +518,20 @@ def plan(args: argparse.Namespace) -> tuple[list[Op], dict]:
                    "widened": widened, "aliased": aliased}
     queue_attributes = {"FifoQueue": "true"} if fifo else {}
 
+    def queue_kwargs(key: str, logical: str) -> dict:
+        attributes = dict(queue_attributes)
+        for name, value in encryption_of(logical, "KmsMasterKeyId", "SqsManagedSseEnabled").items():
+            attributes[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        return {"QueueName": names[key], "Attributes": attributes}
+
+    def bucket_encryption() -> dict:
+        # CloudFormation's BucketEncryption in the shape of S3's PutBucketEncryption.
+        cfn = encryption_of("Bucket", "BucketEncryption")["BucketEncryption"]
+        rules = [{"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                  **({"BucketKeyEnabled": rule["BucketKeyEnabled"]} if "BucketKeyEnabled" in rule else {})}
+                 for rule in cfn["ServerSideEncryptionConfiguration"]]
+        return {"Bucket": names["bucket"], "ServerSideEncryptionConfiguration": {"Rules": rules}}
+
     def queue_ops(key: str, logical: str) -> list[Op]:
         def created(result: dict) -> None:
             state[f"{key}Url"] = result["QueueUrl"]
@@ -425,7 +544,7 @@ def plan(args: argparse.Namespace) -> tuple[list[Op], dict]:
             }
 
         return [
-            Op("sqs", "create_queue", lambda: {"QueueName": names[key], "Attributes": queue_attributes}, created),
+            Op("sqs", "create_queue", lambda: queue_kwargs(key, logical), created),
             Op("sqs", "get_queue_attributes",
                lambda: {"QueueUrl": state[f"{key}Url"], "AttributeNames": ["QueueArn"]}, arn),
         ]
@@ -434,11 +553,18 @@ def plan(args: argparse.Namespace) -> tuple[list[Op], dict]:
         state["secretArn"] = result["ARN"]
         ctx.resources["WebhookSecret"] = {"Ref": result["ARN"], "Id": result["ARN"]}
 
-    ops = [Op("s3", "create_bucket", lambda: {"Bucket": names["bucket"]})]
+    def key_created(result: dict) -> None:
+        parameters["KmsKeyArn"] = result["KeyMetadata"]["Arn"]
+
+    ops = [Op("kms", "create_key", lambda: {"Description": f"{stack}: KmsKeyArn"}, key_created)] if args.kms_key else []
+    ops.append(Op("s3", "create_bucket", lambda: {"Bucket": names["bucket"]}))
+    if "BucketEncryption" in encryption_of("Bucket", "BucketEncryption"):
+        ops.append(Op("s3", "put_bucket_encryption", bucket_encryption))
     ops += queue_ops("dlq", "DeadLetterQueue")
     ops += queue_ops("queue", "EventQueue")
     ops.append(Op("secretsmanager", "create_secret",
-                  lambda: {"Name": names["secret"], "SecretString": args.secret_value}, secret_created))
+                  lambda: {"Name": names["secret"], "SecretString": args.secret_value,
+                           **encryption_of("WebhookSecret", "KmsKeyId")}, secret_created))
 
     for user in users:
         ops.append(Op("iam", "create_user", lambda user=user: {"UserName": user.name}))
@@ -524,12 +650,86 @@ def prove_enforcement(state: dict, endpoint: str) -> None:
         raise SetupError(f"probe: relay PutObject {key} was refused ({e}): its policy is not in force")
 
 
+def header(headers: Any, name: str) -> str | None:
+    for key, value in dict(headers).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def encryption_key(request: Any, resource: str) -> str | None:
+    """The KMS key that encrypts what `request` reads or writes (None: no key, or not known)."""
+    service, _, action = request._action.partition(":")
+    if service == "s3":
+        from moto.s3.models import s3_backends
+
+        bucket_name, _, key_name = resource.split(":::", 1)[-1].partition("/")
+        backend = s3_backends[request.account_id][PARTITION]
+        if action == "PutObject":
+            algorithm = header(request._headers, "x-amz-server-side-encryption")
+            key = header(request._headers, "x-amz-server-side-encryption-aws-kms-key-id")
+            if algorithm is None:
+                default = (backend.get_bucket(bucket_name).encryption or {}).get("Rule", {})
+                default = default.get("ApplyServerSideEncryptionByDefault", {})
+                algorithm, key = default.get("SSEAlgorithm"), default.get("KMSMasterKeyID")
+            return key if algorithm == "aws:kms" else None
+        try:
+            stored = backend.get_object(bucket_name, key_name)
+        except Exception:  # no such bucket or key: S3 answers that itself
+            return None
+        return stored.kms_key_id if stored is not None and stored.encryption == "aws:kms" else None
+    if service == "sqs":
+        from moto.sqs.models import sqs_backends
+
+        queue = sqs_backends[request.account_id][request._region].queues.get(resource.rsplit(":", 1)[-1])
+        return getattr(queue, "kms_master_key_id", None)
+    if service == "secretsmanager":
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        try:
+            secret_id = json.loads(request._body or b"{}").get("SecretId")
+        except ValueError:
+            return None
+        secret = secretsmanager_backends[request.account_id][request._region].secrets.get(secret_id)
+        return getattr(secret, "kms_key_id", None)
+    return None
+
+
+def install_kms_authorization() -> None:
+    """After moto allows a request, authorize the KMS use AWS would check for it (KMS_NEEDS) on the
+    key of its resource, with moto's own evaluator: a denial is the same AccessDenied, naming the
+    kms: action."""
+    from moto.iam.access_control import IAMRequestBase
+
+    original = IAMRequestBase.check_action_permitted
+
+    def check_action_permitted(self, resource: str) -> None:
+        original(self, resource)
+        needs = KMS_NEEDS.get(self._action)
+        key = encryption_key(self, resource) if needs else None
+        if not key or not KEY_ARN.match(key):
+            return  # no key, or an AWS-managed one: no IAM permission involved
+        action = self._action
+        try:
+            for kms_action in needs:
+                self._action = kms_action
+                original(self, key)
+        finally:
+            self._action = action
+
+    IAMRequestBase.check_action_permitted = check_action_permitted
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--template", default=str(ROOT / "template.yaml"))
     parser.add_argument("--stack-name", default="relay-iam")
     parser.add_argument("--param", action="append", default=[], metavar="Name=Value")
     parser.add_argument("--secret-value", default=DEFAULT_SECRET)
+    parser.add_argument("--kms-key", action="store_true",
+                        help="create a KMS key in moto and deploy with KmsKeyArn set to it")
+    parser.add_argument("--no-kms-authorization", action="store_true",
+                        help="moto as it is: no authorization of the KMS use of S3, SQS and Secrets Manager")
     args = parser.parse_args(argv)
 
     # Only the JSON line may reach stdout: everything else (moto, werkzeug, samtranslator) goes
@@ -552,6 +752,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if settings.INITIAL_NO_AUTH_ACTION_COUNT != n:
             raise SetupError(f"moto read INITIAL_NO_AUTH_ACTION_COUNT={settings.INITIAL_NO_AUTH_ACTION_COUNT}, expected {n}")
+        if not args.no_kms_authorization:
+            install_kms_authorization()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
@@ -580,6 +782,8 @@ def main(argv: list[str] | None = None) -> int:
             "unauthenticatedRequests": n,
             "widened": state["widened"],
             "aliased": state["aliased"],
+            "kmsKeyArn": state["parameters"].get("KmsKeyArn") or None,
+            "kmsAuthorization": KMS_NEEDS if not args.no_kms_authorization else None,
             "parameters": state["parameters"],
             "users": {
                 u.name: {"accessKeyId": u.key["accessKeyId"], "secretAccessKey": u.key["secretAccessKey"], "policy": u.policy}

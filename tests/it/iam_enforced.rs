@@ -8,8 +8,14 @@
 //! - a consumer with the consumer policy reads what the relay sent (claim check and thumbnail
 //!   included) and nothing else; each of its statements, removed in turn, denies its action.
 //!
+//! - under a customer-managed key (KmsKeyArn, the rig's `--kms-key`): every resource encrypted
+//!   with it, the relay's paths, relayctl, the consumer policy and the Python and Node consumers
+//!   all work, and without each kms statement its paths fail.
+//!
 //! moto authorizes Secrets Manager by action only, so moto_iam.py widens that statement to
 //! `*` for the run; its scoping to the stack's secret is checked by scripts/check_template.py.
+//! moto never authorizes the KMS use of S3, SQS and Secrets Manager calls: the rig does, on the
+//! key's ARN, for the calls and actions AWS documents (scripts/moto_iam.py, KMS_NEEDS).
 
 use std::process::Command;
 
@@ -18,6 +24,11 @@ use crate::support::iam::IamMoto;
 use crate::support::*;
 use millicast_webhook_relay::aws::sdk as aws;
 use millicast_webhooks::samples::{self, SAMPLE_JPEG};
+
+/// The two tests that run the relay under the emulator take turns: on two cores, each with its
+/// emulators, moto and (the key's) consumers beside the other tests of this file, a first
+/// delivery has been seen to miss the SQS and S3 deadlines and be answered 500.
+static EMULATOR: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A JSON event larger than the 2 KiB SQS limit the tests configure: it goes by claim check.
 fn oversize_event() -> String {
@@ -76,6 +87,7 @@ async fn post(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_function_policy_allows_every_path_under_the_emulator() {
+    let _turn = EMULATOR.lock().await;
     let moto = IamMoto::start();
     let (id, key) = moto.keys("relay");
     let relay_env = [
@@ -98,7 +110,9 @@ async fn the_function_policy_allows_every_path_under_the_emulator() {
             &[]
         )
         .await,
-        200
+        200,
+        "{}",
+        deployment.log()
     );
     let headers = samples::thumbnail_headers("acct/iam-stream", now_ms());
     assert_eq!(
@@ -240,6 +254,10 @@ async fn each_statement_of_the_function_policy_is_needed() {
                 let relay = fixture.relay_with_secrets(&config, &sdk).await;
                 status_and_body(&relay.handle(event()).await)
             }
+            // Without KmsKeyArn these name key/none and grant nothing: every path works without
+            // them (a_customer_managed_key_serves_every_path shows them needed with a key).
+            "EncryptWithKey" => status_and_body(&relay.handle(thumbnail(SECRET)).await),
+            "DecryptWithKey" => status_and_body(&relay.handle(event()).await),
             other => panic!("template statement {other} has no path in this test: add one"),
         };
         let expected = match sid.as_str() {
@@ -254,6 +272,8 @@ async fn each_statement_of_the_function_policy_is_needed() {
             // SQS refuses: the event goes to undelivered/ instead.
             "SendEvents" => (200, serde_json::json!({"status": "spilled"})),
             "ReadWebhookSecret" => (503, serde_json::json!({"error": "secret_unavailable"})),
+            "EncryptWithKey" => (200, serde_json::json!({"status": "stored"})),
+            "DecryptWithKey" => (200, serde_json::json!({"status": "forwarded"})),
             _ => unreachable!(),
         };
         assert_eq!((status, answer), expected, "without {sid}");
@@ -266,7 +286,7 @@ async fn each_statement_of_the_function_policy_is_needed() {
         }
         proven.push(sid.clone());
     }
-    assert_eq!(proven.len(), 7, "{proven:?}");
+    assert_eq!(proven.len(), 9, "{proven:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -588,10 +608,20 @@ async fn a_consumer_needs_exactly_the_consumer_policy() {
                 assert_denied!(get(claim["key"].as_str().unwrap().to_owned()).await, sid)
             }
             "ReadThumbnails" => assert_denied!(get(image_key.clone()).await, sid),
+            // Without KmsKeyArn it names key/none and grants nothing: receiving works without it
+            // (a_customer_managed_key_serves_every_path shows it needed with a key).
+            "DecryptWithKey" => {
+                sqs.receive_message()
+                    .queue_url(queue)
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .unwrap();
+            }
             other => panic!("consumer statement {other} has no action in this test: add one"),
         }
     }
-    assert_eq!(sids.len(), 6, "{sids:?}");
+    assert_eq!(sids.len(), 7, "{sids:?}");
 
     // Done with them: delete (DeleteEvents), and the queue is empty for the admin too.
     for message in &received {
@@ -603,4 +633,286 @@ async fn a_consumer_needs_exactly_the_consumer_policy() {
             .unwrap();
     }
     assert!(fixture.messages().await.is_empty());
+}
+
+/// The key an object is stored under, as S3 reports it to the admin.
+async fn object_key(fixture: &Fixture, key: &str) -> (Option<String>, Option<String>) {
+    let head = fixture
+        .s3
+        .head_object()
+        .bucket(&fixture.bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    (
+        head.server_side_encryption().map(|s| s.as_str().to_owned()),
+        head.ssekms_key_id().map(str::to_owned),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_managed_key_serves_every_path() {
+    let _turn = EMULATOR.lock().await;
+    let moto = IamMoto::start_with_kms_key();
+    let key = moto.kms_key_arn.clone().unwrap();
+    let fixture = moto.fixture().await;
+    let (id, secret_key) = moto.keys("relay");
+    let relay_env = [
+        ("WEBHOOK_SECRET", ""),
+        ("WEBHOOK_SECRET_ID", moto.secret_arn.as_str()),
+        ("AWS_ACCESS_KEY_ID", id),
+        ("AWS_SECRET_ACCESS_KEY", secret_key),
+        ("SQS_MAX_MESSAGE_BYTES", "2048"),
+    ];
+
+    // The relay under the emulator with the function's policy: the secret read at init (Decrypt),
+    // an event (SendMessage: GenerateDataKey + Decrypt), a thumbnail and latest.jpg (PutObject:
+    // GenerateDataKey; the HEAD of latest.jpg), a claim check, a quarantined forgery, a spill.
+    let deployment = Deployment::start_at(moto.fixture().await, &relay_env).await;
+    let url = deployment.url();
+    let event = samples::json_sample("feeds-started", now_ms()).unwrap();
+    let headers = samples::thumbnail_headers("acct/iam-stream", now_ms());
+    let forged = samples::json_sample("feeds-ended", now_ms()).unwrap();
+    for (body, content_type, secret, extra, status) in [
+        (
+            event.clone().into_bytes(),
+            "application/json",
+            SECRET,
+            &[][..],
+            200,
+        ),
+        (
+            SAMPLE_JPEG.to_vec(),
+            "image/jpeg",
+            SECRET,
+            &headers[..],
+            200,
+        ),
+        (
+            oversize_event().into_bytes(),
+            "application/json",
+            SECRET,
+            &[][..],
+            200,
+        ),
+        (
+            forged.into_bytes(),
+            "application/json",
+            OTHER_SECRET,
+            &[][..],
+            401,
+        ),
+    ] {
+        assert_eq!(
+            post(&url, body, content_type, secret, extra).await,
+            status,
+            "{}",
+            deployment.log()
+        );
+    }
+    let mut spill_env = relay_env.to_vec();
+    let dead = closed_port_endpoint();
+    spill_env.push(("AWS_ENDPOINT_URL_SQS", dead.as_str()));
+    let spilling = Deployment::start_at(moto.fixture().await, &spill_env).await;
+    let spilled = samples::json_sample("media-completed", now_ms()).unwrap();
+    assert_eq!(
+        post(
+            &spilling.url(),
+            spilled.clone().into_bytes(),
+            "application/json",
+            SECRET,
+            &[]
+        )
+        .await,
+        200
+    );
+    // Everything the relay wrote is under the key (it names no encryption; the bucket does).
+    let keys = fixture.keys().await;
+    for prefix in [
+        "thumbnails/acct/iam-stream/",
+        "events/oversize/",
+        "quarantine/",
+        "undelivered/",
+    ] {
+        let stored = keys.iter().find(|k| k.starts_with(prefix));
+        let stored = stored.unwrap_or_else(|| panic!("nothing under {prefix}: {keys:?}"));
+        assert_eq!(
+            object_key(&fixture, stored).await,
+            (Some("aws:kms".to_owned()), Some(key.clone())),
+            "{stored}"
+        );
+    }
+    assert!(keys.iter().any(|k| k.ends_with("iam-stream/latest.jpg")));
+
+    // Without each kms statement (in process, the same user's paths).
+    let config = fixture.config(&[("SQS_MAX_MESSAGE_BYTES", "2048")]);
+    let feeds = || {
+        json_webhook(
+            &samples::json_sample("feeds-started", now_ms()).unwrap(),
+            SECRET,
+        )
+    };
+    let sdk = moto
+        .sdk_as("relay-without-EncryptWithKey", &moto.endpoint)
+        .await;
+    let relay = fixture.relay_with(&config, &sdk, &sdk);
+    // No data key for S3 or SQS: neither the image nor the event (nor its spill) is durable.
+    assert_eq!(
+        status_and_body(&relay.handle(thumbnail(SECRET)).await).0,
+        500
+    );
+    assert_eq!(status_and_body(&relay.handle(feeds()).await).0, 500);
+    let sdk = moto
+        .sdk_as("relay-without-DecryptWithKey", &moto.endpoint)
+        .await;
+    let relay = fixture.relay_with(&config, &sdk, &sdk);
+    // SQS refuses (a producer needs Decrypt too); S3 takes the spill (PutObject needs none).
+    assert_eq!(
+        status_and_body(&relay.handle(feeds()).await).1,
+        serde_json::json!({"status": "spilled"})
+    );
+    assert_eq!(
+        status_and_body(&relay.handle(thumbnail(SECRET)).await).1["status"],
+        "stored"
+    );
+
+    // relayctl with the operator policy: the quarantine listed and replayed, the spills
+    // redriven, the queue tailed, the secret set (PutSecretValue: GenerateDataKey + Decrypt).
+    let bucket = moto.bucket.as_str();
+    let queue = moto.queue_url.as_str();
+    let (ok, out, err) = relayctl_as(
+        &moto,
+        "operator",
+        &["quarantine", "list", "--bucket", bucket],
+    );
+    assert!(ok && out.contains("feeds/ended"), "{out} {err}");
+    let replay = [
+        "quarantine",
+        "replay",
+        "--bucket",
+        bucket,
+        "--queue-url",
+        queue,
+        "--secret",
+        OTHER_SECRET,
+    ];
+    let (ok, out, err) = relayctl_as(&moto, "operator", &replay);
+    assert!(ok, "{err}");
+    assert_eq!(out, "replayed 1, kept 0");
+    let redrive = ["redrive", "--bucket", bucket, "--queue-url", queue];
+    // Without kms:Decrypt the spills cannot be read (GetObject of an SSE-KMS object): kept.
+    let (ok, _, err) = relayctl_as(&moto, "operator-without-DecryptWithKey", &redrive);
+    assert!(
+        !ok && err.contains("s3 GetObject") && err.contains("AccessDenied"),
+        "{err}"
+    );
+    let (ok, out, err) = relayctl_as(&moto, "operator", &redrive);
+    assert!(ok, "{err}");
+    // The emulator's spill, and the event and thumbnail announcement SQS refused above.
+    assert_eq!(out, "redriven 3, kept 0");
+    let tail = [
+        "tail",
+        "--queue-url",
+        queue,
+        "--json",
+        "--exit-when-empty",
+        "--wait-seconds",
+        "0",
+    ];
+    let (ok, _, err) = relayctl_as(&moto, "operator-without-DecryptWithKey", &tail);
+    assert!(!ok, "tail without kms:Decrypt: {err}");
+    let (ok, out, err) = relayctl_as(&moto, "operator", &tail);
+    assert!(ok, "{err}");
+    assert!(out.contains(&spilled), "{out}");
+    // A new value each (relayctl leaves a secret it already holds unchanged).
+    for (user, value) in [
+        ("operator", PREVIOUS_SECRET),
+        ("operator-without-EncryptWithKey", OTHER_SECRET),
+    ] {
+        let (id, secret_key) = moto.keys(user);
+        let mut set = Command::new(env!("CARGO_BIN_EXE_relayctl"));
+        set.args(["secret", "set", "--secret-id", &moto.secret_arn])
+            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", id)
+            .env("AWS_SECRET_ACCESS_KEY", secret_key);
+        let output = run_with_input(set, format!("{value}\n").as_bytes());
+        assert_eq!(
+            output.status.success(),
+            user == "operator",
+            "{user}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    // The consumers (consumers/README.md) with the consumer policy drain the queue, claim
+    // checks (GetObject: Decrypt) included; without kms:Decrypt nothing can be received.
+    let (sqs, _) = clients_as(&moto, "consumer-without-DecryptWithKey").await;
+    assert_denied!(
+        sqs.receive_message().queue_url(queue).send().await,
+        "ReceiveMessage without kms:Decrypt"
+    );
+    let (consumer_id, consumer_key) = moto.keys("consumer");
+    for runner in ["consumers/python/invoke.py", "consumers/node/invoke.mjs"] {
+        // One claim-checked event each (relayctl's replay and redrive left the rest).
+        let relay_sdk = moto.sdk_as("relay", &moto.endpoint).await;
+        let relay = fixture.relay_with(&config, &relay_sdk, &relay_sdk);
+        let (_, answer) =
+            status_and_body(&relay.handle(json_webhook(&oversize_event(), SECRET)).await);
+        assert_eq!(answer["status"], "claim_checked");
+        let program = if runner.ends_with(".py") {
+            project_dir().join(".venv/bin/python")
+        } else {
+            assert!(
+                project_dir().join("consumers/node/node_modules").is_dir(),
+                "consumers/node/node_modules is missing: run `make consumers-test` (or make test)"
+            );
+            std::path::PathBuf::from("node")
+        };
+        let output = Command::new(program)
+            .arg(runner)
+            .args(["--queue-url", queue])
+            .current_dir(project_dir())
+            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", consumer_id)
+            .env("AWS_SECRET_ACCESS_KEY", consumer_key)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{runner}: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let handled: Vec<serde_json::Value> = stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter(|v: &serde_json::Value| v.get("outcome").is_some())
+            .collect();
+        assert!(
+            handled
+                .iter()
+                .any(|v| v["claimCheck"] == true && v["outcome"] != "failed"),
+            "{runner}: {stdout}"
+        );
+        assert!(
+            handled.iter().all(|v| v["outcome"] != "failed"),
+            "{runner}: {stdout}"
+        );
+    }
+    assert!(fixture.messages().await.is_empty());
+
+    // Last (it leaves a delivery in quarantine): without kms:Decrypt the secret cannot be read.
+    let sdk = moto
+        .sdk_as("relay-without-DecryptWithKey", &moto.endpoint)
+        .await;
+    let secrets = fixture.config(&[
+        ("WEBHOOK_SECRET", ""),
+        ("WEBHOOK_SECRET_ID", &moto.secret_arn),
+    ]);
+    let relay = fixture.relay_with_secrets(&secrets, &sdk).await;
+    assert_eq!(status_and_body(&relay.handle(feeds()).await).0, 503);
 }

@@ -19,6 +19,8 @@ pub struct IamMoto {
     pub queue_url: String,
     pub dlq_url: String,
     pub secret_arn: String,
+    /// The customer-managed key every resource is under (`start_with_kms_key`), else None.
+    pub kms_key_arn: Option<String>,
     users: HashMap<String, (String, String)>,
     pub sids: Vec<String>,
     /// The Sids of ConsumerPolicy (a `consumer-without-<Sid>` user each).
@@ -35,7 +37,23 @@ impl Drop for IamMoto {
 impl IamMoto {
     /// Starts scripts/moto_iam.py on a free loopback port and reads its one JSON line.
     pub fn start() -> Self {
-        let (process, line) = start_script("moto_iam.py", std::iter::empty::<&str>());
+        Self::start_args(&[])
+    }
+
+    /// The same with the template deployed under a customer-managed key (KmsKeyArn) that the
+    /// rig creates in moto; the rig then also authorizes the KMS use of S3, SQS and Secrets
+    /// Manager calls, which moto does not (scripts/moto_iam.py, "kmsAuthorization").
+    pub fn start_with_kms_key() -> Self {
+        let moto = Self::start_args(&["--kms-key", "--stack-name", "relay-kms"]);
+        assert!(
+            moto.kms_key_arn.is_some(),
+            "moto_iam.py --kms-key made no key"
+        );
+        moto
+    }
+
+    fn start_args(args: &[&str]) -> Self {
+        let (process, line) = start_script("moto_iam.py", args.iter());
         let setup: serde_json::Value =
             serde_json::from_str(&line).unwrap_or_else(|e| panic!("moto_iam.py: {e}: {line}"));
         let text = |name: &str| setup[name].as_str().expect(name).to_owned();
@@ -63,6 +81,7 @@ impl IamMoto {
             queue_url: text("queueUrl"),
             dlq_url: text("dlqUrl"),
             secret_arn: text("secretArn"),
+            kms_key_arn: setup["kmsKeyArn"].as_str().map(str::to_owned),
             users,
             sids,
             consumer_sids,
