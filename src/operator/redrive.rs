@@ -16,6 +16,7 @@ use crate::ports::{EventQueue, IoError};
 use crate::relay::keys::UNDELIVERED_PREFIX;
 use crate::relay::message::{
     ClaimCheck, Provenance, QueueMessage, claim_check_attribute, idempotency_key, sha256_hex,
+    sqs_accepts_body,
 };
 use millicast_webhooks::Envelope;
 
@@ -30,13 +31,16 @@ pub enum Redriven {
     Kept(String),
 }
 
-/// Redrives every object under `undelivered/` in `bucket`; `on_object` sees each outcome.
+/// Redrives every object under `undelivered/` in `bucket`; `on_object` sees each outcome. With
+/// the queue's `MaximumMessageSize` known (`max_message_bytes`), a message over it is kept with
+/// that reason rather than refused by SQS.
 pub async fn redrive_bucket<Q: EventQueue>(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     queue: &Q,
     fifo: bool,
     dry_run: bool,
+    max_message_bytes: Option<usize>,
     mut on_object: impl FnMut(&str, &Redriven),
 ) -> Result<(), OperatorError> {
     let mut pages = s3
@@ -49,25 +53,54 @@ pub async fn redrive_bucket<Q: EventQueue>(
         let page = page.map_err(|e| OperatorError::aws("s3 ListObjectsV2", e))?;
         for object in page.contents() {
             let Some(key) = object.key() else { continue };
-            let outcome = redrive_object(s3, bucket, key, queue, fifo, dry_run).await;
+            let outcome = match rebuild(s3, bucket, key, fifo, max_message_bytes).await {
+                Err(reason) => Redriven::Kept(reason),
+                Ok(_) if dry_run => Redriven::WouldSend,
+                Ok(message) => send_and_delete(s3, bucket, key, queue, &message).await,
+            };
             on_object(key, &outcome);
         }
     }
     Ok(())
 }
 
-async fn redrive_object<Q: EventQueue>(
+/// The spills of `bucket` (the first `limit`) that redrive could not send as they are, each
+/// with the reason — what `relayctl status` reports beside the count. (Inspected, unsendable.)
+pub async fn unsendable_spills(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    fifo: bool,
+    max_message_bytes: Option<usize>,
+    limit: i32,
+) -> Result<(usize, Vec<(String, String)>), OperatorError> {
+    let listing = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(UNDELIVERED_PREFIX)
+        .max_keys(limit)
+        .send()
+        .await
+        .map_err(|e| OperatorError::aws("s3 ListObjectsV2", e))?;
+    let mut unsendable = Vec::new();
+    let keys: Vec<&str> = listing.contents().iter().filter_map(|o| o.key()).collect();
+    for key in &keys {
+        if let Err(reason) = rebuild(s3, bucket, key, fifo, max_message_bytes).await {
+            unsendable.push(((*key).to_owned(), reason));
+        }
+    }
+    Ok((keys.len(), unsendable))
+}
+
+/// The message a spill is sent as, or why it cannot be: unreadable, not an envelope, a
+/// pointer whose body is gone, or (with the queue's limit known) more than SQS takes.
+async fn rebuild(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-    queue: &Q,
     fifo: bool,
-    dry_run: bool,
-) -> Redriven {
-    let (bytes, metadata) = match read_object(s3, bucket, key).await {
-        Ok(read) => read,
-        Err(reason) => return Redriven::Kept(reason),
-    };
+    max_message_bytes: Option<usize>,
+) -> Result<QueueMessage, String> {
+    let (bytes, metadata) = read_object(s3, bucket, key).await?;
     let spill = Spill {
         key,
         signature: metadata.get("signature").map(String::as_str),
@@ -85,7 +118,7 @@ async fn redrive_object<Q: EventQueue>(
                 // An older relay kept the stream in the spill's metadata: it is enough.
                 Err(_) if spill.stream_id.is_some() || spill.stream_key.is_some() => None,
                 Err(reason) => {
-                    return Redriven::Kept(format!(
+                    return Err(format!(
                         "a claim-check pointer whose object cannot be read: {reason}"
                     ));
                 }
@@ -93,14 +126,27 @@ async fn redrive_object<Q: EventQueue>(
         }
         _ => None,
     };
-    let message = match spilled_message(bytes, &spill, fifo, claimed) {
-        Ok(message) => message,
-        Err(reason) => return Redriven::Kept(reason),
-    };
-    if dry_run {
-        return Redriven::WouldSend;
+    let message = spilled_message(bytes, &spill, fifo, claimed)?;
+    if !sqs_accepts_body(&message.body) {
+        return Err("the body holds characters SQS refuses".into());
     }
-    if let Err(IoError(e)) = queue.send(&message).await {
+    match max_message_bytes {
+        Some(limit) if message.size() > limit => Err(format!(
+            "{} bytes with attributes, over the queue's MaximumMessageSize ({limit})",
+            message.size()
+        )),
+        _ => Ok(message),
+    }
+}
+
+async fn send_and_delete<Q: EventQueue>(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    queue: &Q,
+    message: &QueueMessage,
+) -> Redriven {
+    if let Err(IoError(e)) = queue.send(message).await {
         return Redriven::Kept(e);
     }
     match s3.delete_object().bucket(bucket).key(key).send().await {
@@ -110,6 +156,22 @@ async fn redrive_object<Q: EventQueue>(
             DisplayErrorContext(&e)
         )),
     }
+}
+
+/// The queue's `MaximumMessageSize`, when it can be read.
+pub async fn max_message_bytes(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Option<usize> {
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::MaximumMessageSize)
+        .send()
+        .await
+        .ok()?;
+    attributes
+        .attributes()?
+        .get(&aws_sdk_sqs::types::QueueAttributeName::MaximumMessageSize)?
+        .parse()
+        .ok()
 }
 
 /// An object's body and user metadata.

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use millicast_webhook_relay::operator::redrive::{Redriven, redrive_bucket};
+use millicast_webhook_relay::operator::redrive::{
+    Redriven, max_message_bytes, redrive_bucket, unsendable_spills,
+};
 use millicast_webhook_relay::operator::replay::ReplayOptions;
 use millicast_webhook_relay::ports::memory::MemorySecretSource;
 use millicast_webhook_relay::relay::config::SecretConfig;
@@ -45,6 +47,7 @@ async fn redrive(fixture: &Fixture) -> Vec<(String, Redriven)> {
         fixture.sqs.clone(),
         &fixture.queue_url,
     );
+    let limit = max_message_bytes(&fixture.sqs, &fixture.queue_url).await;
     let mut outcomes = Vec::new();
     redrive_bucket(
         &fixture.s3,
@@ -52,6 +55,7 @@ async fn redrive(fixture: &Fixture) -> Vec<(String, Redriven)> {
         &queue,
         false,
         false,
+        limit,
         |key, outcome| outcomes.push((key.to_owned(), outcome.clone())),
     )
     .await
@@ -510,8 +514,39 @@ async fn a_spill_redrive_cannot_send_is_reported_with_its_reason_and_left() {
     let [(key, Redriven::Kept(reason))] = &outcomes[..] else {
         panic!("kept expected: {outcomes:?}")
     };
-    assert!(reason.contains("SendMessage"), "{reason}");
+    assert!(
+        reason.contains("over the queue's MaximumMessageSize (1024)"),
+        "{reason}"
+    );
     assert_eq!(fixture.objects_under("undelivered/").await[0].key, *key);
+    // What `relayctl status` reports beside the count (tests/it/status.rs shows the line).
+    let (inspected, unsendable) =
+        unsendable_spills(&fixture.s3, &fixture.bucket, false, Some(1024), 100)
+            .await
+            .unwrap();
+    assert_eq!(inspected, 1);
+    assert_eq!(unsendable, [(key.clone(), reason.clone())]);
+    // Without the limit known, SQS's own refusal is the reason.
+    let queue = millicast_webhook_relay::aws::sqs::SqsEventQueue::new(
+        fixture.sqs.clone(),
+        &fixture.queue_url,
+    );
+    let mut refused = Vec::new();
+    redrive_bucket(
+        &fixture.s3,
+        &fixture.bucket,
+        &queue,
+        false,
+        false,
+        None,
+        |_, outcome| refused.push(outcome.clone()),
+    )
+    .await
+    .unwrap();
+    let [Redriven::Kept(reason)] = &refused[..] else {
+        panic!("kept expected: {refused:?}")
+    };
+    assert!(reason.contains("SendMessage"), "{reason}");
 }
 
 #[tokio::test]

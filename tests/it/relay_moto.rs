@@ -871,6 +871,7 @@ async fn a_spilled_claim_check_is_redriven_with_the_events_attributes() {
         &queue,
         true,
         false,
+        None,
         |key, outcome| outcomes.push((key.to_owned(), outcome.clone())),
     )
     .await

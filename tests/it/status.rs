@@ -236,15 +236,19 @@ async fn status_shows_health_and_each_red_case() {
         .await
         .unwrap();
 
-    for (prefix, check, command) in [
+    // A spill redrive could not send (not an envelope) is named with its reason.
+    for (prefix, check, says, command) in [
         (
             "undelivered/2026/11/27/1-ab.json",
             "spilled",
+            "1 of the first 1 cannot be sent as they are (undelivered/2026/11/27/1-ab.json: not a \
+             webhook envelope)",
             format!("relayctl redrive --stack {stack}"),
         ),
         (
             "quarantine/2026/11/27/1-ab",
             "quarantine",
+            "1 ",
             format!("relayctl quarantine list --stack {stack}"),
         ),
     ] {
@@ -257,7 +261,7 @@ async fn status_shows_health_and_each_red_case() {
             .send()
             .await
             .unwrap();
-        rig.assert_red(check, "1 ", &command);
+        rig.assert_red(check, says, &command);
         fixture
             .s3
             .delete_object()

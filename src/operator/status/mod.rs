@@ -19,6 +19,7 @@ use serde::Serialize;
 use crate::aws::sdk::Clients;
 use crate::operator::error::OperatorError;
 use crate::operator::platform::PlatformClient;
+use crate::operator::redrive::{max_message_bytes, unsendable_spills};
 use crate::operator::stack::StackOutputs;
 use crate::relay::keys::UNDELIVERED_PREFIX;
 use crate::relay::quarantine::QUARANTINE_PREFIX;
@@ -144,17 +145,20 @@ pub async fn checks(
         checks.push(dead_letter_check(clients, &dlq_url).await);
     }
     if !bucket.is_empty() {
-        checks.push(
-            waiting_check(
-                clients,
-                &bucket,
-                UNDELIVERED_PREFIX,
-                "spilled",
-                "spilled event(s) waiting for the queue",
-                format!("relayctl redrive --stack {stack}"),
-            )
-            .await,
-        );
+        let spilled = waiting_check(
+            clients,
+            &bucket,
+            UNDELIVERED_PREFIX,
+            "spilled",
+            "spilled event(s) waiting for the queue",
+            format!("relayctl redrive --stack {stack}"),
+        )
+        .await;
+        checks.push(if spilled.level == Level::Red && !queue_url.is_empty() {
+            with_unsendable_spills(spilled, clients, &bucket, &queue_url).await
+        } else {
+            spilled
+        });
         checks.push(
             waiting_check(
                 clients,
@@ -172,6 +176,40 @@ pub async fn checks(
         checks.push(metrics_check(cloudwatch, &function_name).await);
     }
     checks
+}
+
+/// How many spills status looks into for ones redrive could not send.
+const SPILLS_INSPECTED: i32 = 100;
+
+/// The spilled check, with the spills redrive could not send as they are and why (the first
+/// reason; `relayctl redrive` prints each).
+async fn with_unsendable_spills(
+    mut check: Check,
+    clients: &Clients,
+    bucket: &str,
+    queue_url: &str,
+) -> Check {
+    let limit = max_message_bytes(&clients.sqs, queue_url).await;
+    let fifo = queue_url.ends_with(".fifo");
+    match unsendable_spills(&clients.s3, bucket, fifo, limit, SPILLS_INSPECTED).await {
+        Ok((_, unsendable)) if unsendable.is_empty() => {}
+        Ok((inspected, unsendable)) => {
+            let (key, reason) = &unsendable[0];
+            check.summary = format!(
+                "{}; {} of the first {inspected} cannot be sent as they are ({key}: {reason})",
+                check.summary,
+                unsendable.len()
+            );
+        }
+        Err(error) => {
+            check.summary = format!(
+                "{}; could not look into them: {}",
+                check.summary,
+                read_failure(&error)
+            );
+        }
+    }
+    check
 }
 
 /// A failed read as a check's summary: the error's line, whitespace folded.

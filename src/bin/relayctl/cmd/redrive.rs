@@ -2,7 +2,7 @@
 
 use clap::Args;
 use millicast_webhook_relay::aws::sqs::SqsEventQueue;
-use millicast_webhook_relay::operator::redrive::{Redriven, redrive_bucket};
+use millicast_webhook_relay::operator::redrive::{Redriven, max_message_bytes, redrive_bucket};
 
 use crate::aws_clients::{Clients, clients};
 use crate::error::Error;
@@ -38,6 +38,8 @@ impl RedriveArgs {
             "--queue-url",
         )?;
         let Clients { s3, sqs, .. } = clients().await?;
+        // What the queue takes; unknown (unreadable), SQS itself says so when it refuses.
+        let max_message_bytes = max_message_bytes(&sqs, queue_url).await;
         let queue = SqsEventQueue::new(sqs, queue_url);
         let (mut sent, mut kept) = (0usize, 0usize);
         redrive_bucket(
@@ -46,6 +48,7 @@ impl RedriveArgs {
             &queue,
             queue_url.ends_with(".fifo"),
             dry_run,
+            max_message_bytes,
             |key, outcome| match outcome {
                 Redriven::Sent => sent += 1,
                 Redriven::WouldSend => {
