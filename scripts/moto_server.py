@@ -1,4 +1,4 @@
-"""Run moto (S3 + SQS) in server mode on 127.0.0.1 for tests and `make run`.
+"""Run moto (S3, SQS, EventBridge and the rest) in server mode on 127.0.0.1 for tests and `make run`.
 
 Prints the bound port on the first stdout line, then serves until stdin reaches EOF,
 so the server never outlives the process that started it (even one killed with SIGKILL).
@@ -6,11 +6,15 @@ With --ignore-stdin it serves until SIGTERM/SIGINT instead (scripts that stop it
 Usage: moto_server.py [PORT] [--ignore-stdin]   (0 or no PORT: a free port)
 """
 
+import datetime
 import logging
 import signal
 import sys
 import time
 
+import moto.core.utils
+import moto.events.models
+import moto.moto_api._internal
 import moto.s3.exceptions
 import moto.s3.responses
 import moto.sqs.models
@@ -68,6 +72,45 @@ class MetadataTooLarge(moto.s3.exceptions.S3ClientError):
 
 
 moto.s3.responses.S3Response.put_object = _put_object_within_the_metadata_limit
+
+# EventBridge replays: moto 5.2.5 sends every archived event again, whatever the replay's time
+# window, to every rule of the bus. EventBridge sends the events of the window
+# (EventStartTime <= time <= EventEndTime), to the rules Destination.FilterArns names when it
+# names any (API reference, StartReplay and ReplayDestination). Done that way here, so that a
+# test of a replay by time window proves something.
+
+
+def _epoch_seconds(value) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value)
+    try:
+        return float(text)
+    except ValueError:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _replay_the_window(self, archive) -> None:
+    backend = moto.events.models.events_backends[self.account_id][self.region]
+    bus = backend.describe_event_bus(self.destination["Arn"].split("/")[-1])
+    start = _epoch_seconds(self.event_start_time)
+    end = _epoch_seconds(self.event_end_time)
+    only = set(self.destination.get("FilterArns") or [])
+    for event in archive.events:
+        if not start <= _epoch_seconds(event["time"]) <= end:
+            continue
+        for rule in bus.rules.values():
+            if only and rule.arn not in only:
+                continue
+            rule.send_to_targets(
+                dict(event, **{"id": str(moto.moto_api._internal.mock_random.uuid4()), "replay-name": self.name}),
+                transform_input=False,
+            )
+    self.state = moto.events.models.ReplayState.COMPLETED
+    self.end_time = moto.core.utils.unix_time()
+
+
+moto.events.models.Replay.replay_events = _replay_the_window
 
 
 def main() -> None:

@@ -2,6 +2,9 @@
 //! function URL.
 
 use lambda_http::{Error, Request, run, service_fn, tracing};
+use std::sync::Arc;
+
+use millicast_webhook_relay::aws::eventbridge::EventBridgeBus;
 use millicast_webhook_relay::aws::s3::S3ObjectStore;
 use millicast_webhook_relay::aws::sdk;
 use millicast_webhook_relay::aws::secretsmanager::secret_store;
@@ -24,7 +27,12 @@ async fn main() -> Result<(), Error> {
     let queue = SqsEventQueue::new(sdk::sqs_client(&sdk_config), &config.event_queue_url);
     // An unreadable secret does not stop the relay: it quarantines and re-reads (relay::secrets).
     let secrets = secret_store(&config.secrets, || sdk::secrets_client(&sdk_config)).await;
-    let relay = Relay::new(&config, secrets, store, queue);
+    let mut relay = Relay::new(&config, secrets, store, queue);
+    // The bus client is built only when the bus output is on.
+    if let Some(bus) = &config.event_bus {
+        let client = sdk::eventbridge_client(&sdk_config);
+        relay = relay.with_bus(Arc::new(EventBridgeBus::new(client, bus)));
+    }
     run(service_fn(|request: Request| async {
         Ok::<_, Error>(relay.handle(request).await)
     }))

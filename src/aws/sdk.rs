@@ -144,6 +144,15 @@ pub fn sqs_client(sdk_config: &SdkConfig) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(config)
 }
 
+/// EventBridge: deadlines as SQS's (one small call per delivery, alongside the send).
+pub fn eventbridge_client(sdk_config: &SdkConfig) -> aws_sdk_eventbridge::Client {
+    let config = aws_sdk_eventbridge::config::Builder::from(sdk_config)
+        .timeout_config(timeouts(SQS_ATTEMPT_TIMEOUT, SQS_OPERATION_TIMEOUT))
+        .stalled_stream_protection(no_stalled_stream_protection())
+        .build();
+    aws_sdk_eventbridge::Client::from_conf(config)
+}
+
 pub fn secrets_client(sdk_config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
     let config = aws_sdk_secretsmanager::config::Builder::from(sdk_config)
         .timeout_config(timeouts(SECRETS_ATTEMPT_TIMEOUT, SECRETS_OPERATION_TIMEOUT))

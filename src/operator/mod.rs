@@ -5,6 +5,7 @@
 //! linked into the Lambda.
 
 pub mod error;
+pub mod history;
 pub mod lifecycle;
 pub mod platform;
 pub mod redrive;

@@ -12,8 +12,9 @@ use aws_sdk_s3::error::DisplayErrorContext;
 
 use crate::contract::Message;
 use crate::operator::error::OperatorError;
-use crate::ports::{EventQueue, IoError};
-use crate::relay::keys::UNDELIVERED_PREFIX;
+use crate::ports::{EventBus, EventQueue, IoError};
+use crate::relay::bus::bus_event;
+use crate::relay::keys::{UNDELIVERED_BUS_PREFIX, UNDELIVERED_PREFIX};
 use crate::relay::message::{
     ClaimCheck, Provenance, QueueMessage, claim_check_attribute, idempotency_key, sha256_hex,
     sqs_accepts_body,
@@ -41,12 +42,62 @@ pub async fn redrive_bucket<Q: EventQueue>(
     fifo: bool,
     dry_run: bool,
     max_message_bytes: Option<usize>,
-    mut on_object: impl FnMut(&str, &Redriven),
+    on_object: impl FnMut(&str, &Redriven),
 ) -> Result<(), OperatorError> {
+    let send = |message: QueueMessage| async move { queue.send(&message).await };
+    redrive_prefix(
+        s3,
+        bucket,
+        UNDELIVERED_PREFIX,
+        (fifo, max_message_bytes),
+        dry_run,
+        send,
+        on_object,
+    )
+    .await
+}
+
+/// Puts the copies the event bus did not take (under `undelivered-bus/`) on `bus`, each as the
+/// relay would have put it, deleting each once put.
+pub async fn redrive_bus(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    bus: &dyn EventBus,
+    dry_run: bool,
+    on_object: impl FnMut(&str, &Redriven),
+) -> Result<(), OperatorError> {
+    let put = |message: QueueMessage| async move { bus.put(&bus_event(&message)).await };
+    redrive_prefix(
+        s3,
+        bucket,
+        UNDELIVERED_BUS_PREFIX,
+        (false, None),
+        dry_run,
+        put,
+        on_object,
+    )
+    .await
+}
+
+/// Rebuilds each object under `prefix` (with `(fifo, max_message_bytes)`), hands it to `send`,
+/// and deletes it once sent.
+async fn redrive_prefix<F, Fut>(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    (fifo, max_message_bytes): (bool, Option<usize>),
+    dry_run: bool,
+    send: F,
+    mut on_object: impl FnMut(&str, &Redriven),
+) -> Result<(), OperatorError>
+where
+    F: Fn(QueueMessage) -> Fut,
+    Fut: std::future::Future<Output = Result<(), IoError>>,
+{
     let mut pages = s3
         .list_objects_v2()
         .bucket(bucket)
-        .prefix(UNDELIVERED_PREFIX)
+        .prefix(prefix)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
@@ -56,7 +107,10 @@ pub async fn redrive_bucket<Q: EventQueue>(
             let outcome = match rebuild(s3, bucket, key, fifo, max_message_bytes).await {
                 Err(reason) => Redriven::Kept(reason),
                 Ok(_) if dry_run => Redriven::WouldSend,
-                Ok(message) => send_and_delete(s3, bucket, key, queue, &message).await,
+                Ok(message) => match send(message).await {
+                    Err(IoError(e)) => Redriven::Kept(e),
+                    Ok(()) => delete(s3, bucket, key).await,
+                },
             };
             on_object(key, &outcome);
         }
@@ -139,16 +193,8 @@ async fn rebuild(
     }
 }
 
-async fn send_and_delete<Q: EventQueue>(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    queue: &Q,
-    message: &QueueMessage,
-) -> Redriven {
-    if let Err(IoError(e)) = queue.send(message).await {
-        return Redriven::Kept(e);
-    }
+/// Deletes a spill once its message is sent.
+async fn delete(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Redriven {
     match s3.delete_object().bucket(bucket).key(key).send().await {
         Ok(_) => Redriven::Sent,
         Err(e) => Redriven::Kept(format!(

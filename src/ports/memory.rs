@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::ports::QueueMessage;
 use crate::ports::SecretSource;
+use crate::ports::{BusEvent, EventBus};
 use crate::ports::{
     EventQueue, IoError, ObjectHead, ObjectPut, ObjectStore, PutCondition, PutOutcome,
     S3_USER_METADATA_LIMIT, metadata_size,
@@ -172,6 +173,40 @@ impl SecretSource for MemorySecretSource {
                 .lock()
                 .map(|value| value.clone())
                 .map_err(|_| IoError("memory secret poisoned".into()))
+        };
+        Box::pin(std::future::ready(result))
+    }
+}
+
+/// An event bus in memory: keeps what it is given, can be told to fail.
+#[derive(Debug, Default)]
+pub struct MemoryBus {
+    events: Mutex<Vec<BusEvent>>,
+    failing: AtomicBool,
+}
+
+impl MemoryBus {
+    pub fn events(&self) -> Vec<BusEvent> {
+        self.events.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+}
+
+impl EventBus for MemoryBus {
+    fn put<'a>(
+        &'a self,
+        event: &'a BusEvent,
+    ) -> Pin<Box<dyn Future<Output = Result<(), IoError>> + Send + 'a>> {
+        let result = if self.failing.load(Ordering::SeqCst) {
+            Err(IoError("memory bus set to fail".into()))
+        } else {
+            self.events
+                .lock()
+                .map(|mut events| events.push(event.clone()))
+                .map_err(|_| IoError("memory bus poisoned".into()))
         };
         Box::pin(std::future::ready(result))
     }

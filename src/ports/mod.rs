@@ -1,5 +1,5 @@
-//! The ports of the relay: an object store (S3), an event queue (SQS) and the source of the
-//! webhook secret (Secrets Manager).
+//! The ports of the relay: an object store (S3), an event queue (SQS), an optional event bus
+//! (EventBridge) and the source of the webhook secret (Secrets Manager).
 //!
 //! Request handling depends only on these traits; `crate::aws` implements them over the AWS
 //! SDK, and [`memory`] in process for unit tests, benchmarks and fuzzing.
@@ -93,6 +93,24 @@ pub trait ObjectStore: Send + Sync {
 
 pub trait EventQueue: Send + Sync {
     fn send(&self, message: &QueueMessage) -> impl Future<Output = Result<(), IoError>> + Send;
+}
+
+/// One event for the bus: what EventBridge's `PutEvents` takes of an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusEvent {
+    pub source: &'static str,
+    pub detail_type: String,
+    /// A JSON object, as text.
+    pub detail: String,
+}
+
+/// The optional second output (EventBridge in the Lambda; in memory in unit tests). A trait
+/// object: the relay holds one only when the bus is on.
+pub trait EventBus: Send + Sync {
+    fn put<'a>(
+        &'a self,
+        event: &'a BusEvent,
+    ) -> Pin<Box<dyn Future<Output = Result<(), IoError>> + Send + 'a>>;
 }
 
 /// Reads the stored secret value (Secrets Manager in the Lambda; in memory in unit tests).

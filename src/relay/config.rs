@@ -138,6 +138,9 @@ pub struct Config {
     pub s3_force_path_style: bool,
     /// `AWS_LAMBDA_FUNCTION_NAME`, the dimension of the relay's metrics.
     pub function_name: String,
+    /// `EVENT_BUS_NAME`: the EventBridge bus (name or ARN) that gets a copy of every queue
+    /// message; unset or empty, the bus output is off.
+    pub event_bus: Option<String>,
 }
 
 impl Config {
@@ -191,6 +194,9 @@ impl Config {
             s3_force_path_style: Self::endpoint_overridden(&lookup),
             function_name: get("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|| "webhook-relay".into()),
+            event_bus: get("EVENT_BUS_NAME")
+                .map(|value| parse_event_bus(value.trim()))
+                .transpose()?,
         })
     }
 
@@ -303,6 +309,21 @@ fn parse_queue_url(value: String) -> Result<String, ConfigError> {
         ));
     }
     Ok(url.to_owned())
+}
+
+/// An EventBridge bus name (`[/.\-_A-Za-z0-9]{1,256}`) or ARN.
+fn parse_event_bus(value: &str) -> Result<String, ConfigError> {
+    let valid = (1..=1600).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_' | b':'));
+    if !valid {
+        return Err(ConfigError::new(
+            "EVENT_BUS_NAME",
+            "must be an EventBridge bus name or ARN (letters, digits, / . - _ :)",
+        ));
+    }
+    Ok(value.to_owned())
 }
 
 fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {

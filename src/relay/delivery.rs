@@ -4,6 +4,7 @@
 //! The Lambda and `relayctl quarantine replay` both deliver through [`Delivery`], so a replayed
 //! delivery takes exactly the relay's own paths.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,12 +12,15 @@ use lambda_http::http::StatusCode;
 use lambda_http::tracing::warn;
 use lambda_http::{Body, Response};
 
-use crate::ports::{EventQueue, IoError, ObjectPut, ObjectStore, PutCondition, PutOutcome};
+use crate::ports::{
+    EventBus, EventQueue, IoError, ObjectPut, ObjectStore, PutCondition, PutOutcome,
+};
+use crate::relay::bus::{EVENTBRIDGE_ENTRY_LIMIT, bus_event, entry_size};
 use crate::relay::clock::{now_ms, rfc3339_ms};
 use crate::relay::config::PathSettings;
 use crate::relay::deadline::{ANNOUNCEMENT_RESERVE, Deadline, SPILL_RESERVE};
 use crate::relay::error::{RelayError, json_response};
-use crate::relay::keys::{claim_check_key, undelivered_key};
+use crate::relay::keys::{claim_check_key, undelivered_bus_key, undelivered_key};
 use crate::relay::message::{
     AttributeValue, ClaimCheck, Provenance, QueueMessage, idempotency_key, sha256_hex,
     sqs_accepts_body,
@@ -146,11 +150,12 @@ pub fn lost_event_line(
     line.to_string()
 }
 
-/// The durable paths over an object store and an event queue.
+/// The durable paths over an object store and an event queue, and the optional event bus.
 pub struct Delivery<S, Q> {
     settings: PathSettings,
     store: S,
     queue: Q,
+    bus: Option<Arc<dyn EventBus>>,
     log: LogSink,
 }
 
@@ -168,8 +173,20 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
             settings,
             store,
             queue,
+            bus: None,
             log: stdout_sink(),
         }
+    }
+
+    /// Puts a copy of every queue message on `bus` too (EVENT_BUS_NAME): alongside the send,
+    /// never in its way (see [`Self::deliver`]).
+    pub fn with_bus(mut self, bus: Arc<dyn EventBus>) -> Self {
+        self.bus = Some(bus);
+        self
+    }
+
+    pub fn bus(&self) -> Option<&Arc<dyn EventBus>> {
+        self.bus.as_ref()
     }
 
     /// Where ERROR records of lost events go (standard output by default).
@@ -191,9 +208,12 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
     }
 
     /// Whether SQS takes `message` as it is: within the size limit, in its character set (the
-    /// attributes are cleaned when they are built).
+    /// attributes are cleaned when they are built) — and, with the bus on, whether EventBridge
+    /// takes its copy: both outputs get the same message, the event or its claim check.
     pub fn fits(&self, message: &QueueMessage) -> bool {
-        message.size() <= self.settings.sqs_max_message_bytes && sqs_accepts_body(&message.body)
+        message.size() <= self.settings.sqs_max_message_bytes
+            && sqs_accepts_body(&message.body)
+            && (self.bus.is_none() || entry_size(&bus_event(message)) <= EVENTBRIDGE_ENTRY_LIMIT)
     }
 
     /// Puts a verified event on the queue (by claim check when it does not fit), spilling to
@@ -209,7 +229,9 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
         let fifo = self.settings.fifo;
         let message = QueueMessage::for_event(envelope, body, provenance, fifo);
         if self.fits(&message) {
-            return self.deliver(&message, envelope.timestamp_ms, run).await;
+            return self
+                .deliver(&message, envelope.timestamp_ms, run, summary)
+                .await;
         }
 
         let sha256 = sha256_hex(message.body.as_bytes());
@@ -252,7 +274,7 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
         };
         let pointer_message = QueueMessage::claim_check(&message, envelope, &pointer);
         match self
-            .deliver(&pointer_message, envelope.timestamp_ms, run)
+            .deliver(&pointer_message, envelope.timestamp_ms, run, summary)
             .await?
         {
             Accepted::Forwarded => Ok(Accepted::ClaimChecked),
@@ -263,57 +285,94 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
     /// Sends to SQS; when that fails (or the message could never be sent as it is), spills the
     /// message body to S3 `undelivered/` with what `relayctl redrive` needs to send it as it
     /// was. Fails only when both fail, after logging the whole body so it can be recovered.
+    ///
+    /// With the bus on, its copy is put alongside the send, within the same allowance; the queue
+    /// stays the delivery of record, so the bus never changes the answer. A copy the bus did not
+    /// take is kept under `undelivered-bus/` for `relayctl redrive` (or, if S3 fails too, logged).
     async fn deliver(
         &self,
         message: &QueueMessage,
         timestamp_ms: Option<i64>,
         run: &DeliveryRun<'_>,
+        summary: &mut Summary,
     ) -> Result<Accepted, RelayError> {
-        let queue_error = if self.fits(message) {
-            match run
-                .deadline
-                .run("sqs SendMessage", SPILL_RESERVE, self.queue.send(message))
-                .await
-            {
-                Ok(()) => return Ok(Accepted::Forwarded),
-                Err(IoError(error)) => error,
+        let fits = self.fits(message);
+        let send = async {
+            if fits {
+                run.deadline
+                    .run("sqs SendMessage", SPILL_RESERVE, self.queue.send(message))
+                    .await
+            } else {
+                Err(IoError(format!(
+                    "not sent: {} bytes with attributes, over SQS_MAX_MESSAGE_BYTES ({}), or \
+                     characters SQS refuses",
+                    message.size(),
+                    self.settings.sqs_max_message_bytes
+                )))
             }
-        } else {
-            format!(
-                "not sent: {} bytes with attributes, over SQS_MAX_MESSAGE_BYTES ({}), or \
-                 characters SQS refuses",
-                message.size(),
-                self.settings.sqs_max_message_bytes
+        };
+        let put = async {
+            let bus = self.bus.as_ref()?;
+            let event = bus_event(message);
+            Some(
+                run.deadline
+                    .run("eventbridge PutEvents", SPILL_RESERVE, bus.put(&event))
+                    .await,
             )
         };
+        let (sent, put) = tokio::join!(send, put);
+        let (answer, bus) = tokio::join!(
+            async {
+                match sent {
+                    Ok(()) => Ok(Accepted::Forwarded),
+                    Err(IoError(queue_error)) => {
+                        self.spill(message, timestamp_ms, run, &queue_error).await
+                    }
+                }
+            },
+            async {
+                match put {
+                    None => None,
+                    Some(Ok(())) => Some("put"),
+                    Some(Err(IoError(bus_error))) => Some(
+                        self.keep_for_the_bus(message, timestamp_ms, run, &bus_error)
+                            .await,
+                    ),
+                }
+            }
+        );
+        // One delivery puts at most one copy on the bus (an announcement, or an event or its
+        // pointer): the first outcome is the delivery's.
+        if summary.bus.is_none() {
+            summary.bus = bus;
+        }
+        answer
+    }
+
+    /// Writes the message body to `undelivered/` (the queue's spill).
+    async fn spill(
+        &self,
+        message: &QueueMessage,
+        timestamp_ms: Option<i64>,
+        run: &DeliveryRun<'_>,
+        queue_error: &str,
+    ) -> Result<Accepted, RelayError> {
         let key = undelivered_key(
             run.received_ms,
             timestamp_ms.unwrap_or(run.received_ms),
             run.delivery_id,
         );
-        let mut metadata = vec![("error", metadata_text(&queue_error))];
-        if let Some(signature) = message.signature() {
-            metadata.push(("signature", signature.to_owned()));
-        }
-        metadata.extend(delivery_metadata(message, run));
-        let spill = ObjectPut {
-            key: key.clone(),
-            body: Bytes::from(message.body.clone()),
-            content_type: "application/json".into(),
-            metadata,
-            condition: PutCondition::IfAbsent,
-        };
-        // This delivery's own key: a failed condition means it is already spilled.
-        match run
-            .deadline
-            .run(
+        match self
+            .write_spill(
+                message,
+                key.clone(),
+                queue_error,
+                run,
                 "s3 PutObject (spill)",
-                Duration::ZERO,
-                self.store.put(spill),
             )
             .await
         {
-            Ok(_) => {
+            Ok(()) => {
                 warn!(key, cause = queue_error, "SQS failed: event spilled to S3");
                 Ok(Accepted::Spilled)
             }
@@ -321,13 +380,84 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
                 (self.log)(&lost_event_line(
                     message,
                     run.request_id,
-                    &[("sqsError", &queue_error), ("s3Error", &store_error)],
+                    &[("sqsError", queue_error), ("s3Error", &store_error)],
                 ));
                 Err(RelayError::EventNotDelivered(format!(
                     "sqs: {queue_error}; s3: {store_error}"
                 )))
             }
         }
+    }
+
+    /// Keeps the bus copy EventBridge did not take under `undelivered-bus/`: `kept`, or, when S3
+    /// fails too, `lost` from the bus (logged whole; the queue has the event, or `undelivered/`).
+    async fn keep_for_the_bus(
+        &self,
+        message: &QueueMessage,
+        timestamp_ms: Option<i64>,
+        run: &DeliveryRun<'_>,
+        bus_error: &str,
+    ) -> &'static str {
+        let key = undelivered_bus_key(
+            run.received_ms,
+            timestamp_ms.unwrap_or(run.received_ms),
+            run.delivery_id,
+        );
+        match self
+            .write_spill(
+                message,
+                key.clone(),
+                bus_error,
+                run,
+                "s3 PutObject (bus spill)",
+            )
+            .await
+        {
+            Ok(()) => {
+                warn!(
+                    key,
+                    cause = bus_error,
+                    "EventBridge failed: its copy kept in S3"
+                );
+                "kept"
+            }
+            Err(IoError(store_error)) => {
+                (self.log)(&lost_event_line(
+                    message,
+                    run.request_id,
+                    &[("busError", bus_error), ("s3Error", &store_error)],
+                ));
+                "lost"
+            }
+        }
+    }
+
+    /// Writes a message body with what redrive needs to send it as it was (this delivery's own
+    /// key: a failed condition means it is already written).
+    async fn write_spill(
+        &self,
+        message: &QueueMessage,
+        key: String,
+        error: &str,
+        run: &DeliveryRun<'_>,
+        what: &str,
+    ) -> Result<(), IoError> {
+        let mut metadata = vec![("error", metadata_text(error))];
+        if let Some(signature) = message.signature() {
+            metadata.push(("signature", signature.to_owned()));
+        }
+        metadata.extend(delivery_metadata(message, run));
+        let spill = ObjectPut {
+            key,
+            body: Bytes::from(message.body.clone()),
+            content_type: "application/json".into(),
+            metadata,
+            condition: PutCondition::IfAbsent,
+        };
+        run.deadline
+            .run(what, Duration::ZERO, self.store.put(spill))
+            .await
+            .map(|_| ())
     }
 
     /// Stores a verified thumbnail under its content-addressed key (never overwriting),
@@ -371,7 +501,7 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
         let stored_and_announced = async {
             let outcome = self.put_thumbnail(&plan, object, run).await?;
             if outcome == Accepted::Stored && self.settings.thumbnail_events {
-                self.announce(&plan, size, &content_type, webhook_id, run)
+                self.announce(&plan, size, &content_type, webhook_id, run, summary)
                     .await;
             }
             Ok(outcome)
@@ -451,6 +581,7 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
         content_type: &str,
         webhook_id: Option<i64>,
         run: &DeliveryRun<'_>,
+        summary: &mut Summary,
     ) {
         let provenance = Provenance {
             signature: None,
@@ -471,7 +602,12 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
             self.settings.fifo,
         );
         let _ = self
-            .deliver(&announcement, i64::try_from(plan.timestamp_ms).ok(), run)
+            .deliver(
+                &announcement,
+                i64::try_from(plan.timestamp_ms).ok(),
+                run,
+                summary,
+            )
             .await;
     }
 

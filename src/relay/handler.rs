@@ -262,6 +262,12 @@ impl<S: ObjectStore, Q: EventQueue> Relay<S, Q> {
         }
     }
 
+    /// Puts a copy of every queue message on `bus` too (the optional event bus output).
+    pub fn with_bus(mut self, bus: std::sync::Arc<dyn crate::ports::EventBus>) -> Self {
+        self.delivery = self.delivery.with_bus(bus);
+        self
+    }
+
     /// Sends the log records somewhere else than standard output (tests capture them).
     pub fn with_log_sink(mut self, sink: LogSink) -> Self {
         self.delivery = self.delivery.with_log_sink(sink.clone());

@@ -21,6 +21,18 @@ pub fn undelivered_key(received_ms: i64, timestamp_ms: i64, delivery_id: &str) -
 /// Prefix under which `relayctl redrive` finds spilled events.
 pub const UNDELIVERED_PREFIX: &str = "undelivered/";
 
+/// Prefix of the copies the event bus did not take (the queue did, or `undelivered/` has them).
+pub const UNDELIVERED_BUS_PREFIX: &str = "undelivered-bus/";
+
+/// Where a message's copy for the event bus goes when EventBridge fails:
+/// `undelivered-bus/{yyyy}/{mm}/{dd}/{timestampMs}-{deliveryId}.json`, as [`undelivered_key`].
+pub fn undelivered_bus_key(received_ms: i64, timestamp_ms: i64, delivery_id: &str) -> String {
+    format!(
+        "{UNDELIVERED_BUS_PREFIX}{}/{timestamp_ms}-{delivery_id}.json",
+        date_path(received_ms)
+    )
+}
+
 /// Prefix of the bodies too large for SQS.
 pub const CLAIM_CHECK_PREFIX: &str = "events/oversize/";
 

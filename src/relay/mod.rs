@@ -3,6 +3,7 @@
 //! to SQS, claim checks and spills). Pure logic over the [`crate::ports`]; no AWS types.
 
 pub mod allocator;
+pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod deadline;

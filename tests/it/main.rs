@@ -19,6 +19,8 @@ mod properties;
 mod relay_moto;
 mod tls;
 
+#[cfg(feature = "cli")]
+mod bus;
 #[cfg(feature = "schema")]
 mod contract_files;
 #[cfg(feature = "operator")]
@@ -71,5 +73,5 @@ mod skipped_without_operator {
 
 #[cfg(not(feature = "cli"))]
 mod skipped_without_cli {
-    needs_feature!("needs --features cli (make test builds with it)": consumers, docs, iam_enforced, register_rotate, relayctl_cli, several_webhooks, status);
+    needs_feature!("needs --features cli (make test builds with it)": bus, consumers, docs, iam_enforced, register_rotate, relayctl_cli, several_webhooks, status);
 }

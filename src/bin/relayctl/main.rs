@@ -28,8 +28,8 @@ use clap::{Parser, Subcommand};
 use millicast_webhook_relay::operator::error::OperatorError;
 
 use cmd::{
-    contract, events, quarantine, redrive, register, rotate, secret, send, sign, status, tail,
-    unregister, webhooks,
+    contract, events, history, quarantine, redrive, register, rotate, secret, send, sign, status,
+    tail, unregister, webhooks,
 };
 use error::{Error, rust_log_wants_detail};
 
@@ -62,6 +62,9 @@ enum Command {
     /// Deliveries the relay could not verify, kept under `quarantine/`.
     #[command(subcommand)]
     Quarantine(quarantine::QuarantineCommand),
+    /// The event bus's archive: its size, event count and oldest event; `history replay`
+    /// sends a time window of it back onto the bus.
+    History(history::HistoryArgs),
     /// The webhook secret in Secrets Manager.
     #[command(subcommand)]
     Secret(secret::SecretCommand),
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
         Command::Tail(args) => block_on(args.run()),
         Command::Redrive(args) => block_on(args.run()),
         Command::Quarantine(command) => block_on(command.run()),
+        Command::History(args) => block_on(args.run()),
         Command::Secret(command) => block_on(command.run()),
         Command::Register(args) => block_on(args.run()),
         Command::Rotate(args) => block_on(args.run()),

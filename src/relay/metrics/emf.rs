@@ -65,6 +65,7 @@ pub fn emf_line(record: &RequestRecord<'_>, function_name: &str, timestamp_ms: i
     line.number("Timestamp", timestamp_ms);
     line.raw("}");
 
+    line.optional_string("bus", record.bus);
     line.optional_string("event", record.event);
     line.optional_string("key", record.key);
     line.string("level", level);
@@ -259,6 +260,7 @@ mod tests {
             ("sha256", record.sha256),
             ("quarantineKey", record.quarantine_key),
             ("quarantineDropped", record.quarantine_dropped),
+            ("bus", record.bus),
         ] {
             if !value.is_empty() {
                 line.insert(name.into(), value.into());
@@ -314,6 +316,7 @@ mod tests {
                     sha256: if variant == 2 { "ab" } else { "" },
                     quarantine_key: if variant == 3 { "quarantine/k" } else { "" },
                     quarantine_dropped: if variant == 2 { "rate_limited" } else { "" },
+                    bus: ["", "put", "kept", "lost"][variant],
                     latency_ms: [0.0, 4.25, 1234.56789, f64::NAN][variant],
                     request_id: if full { odd } else { "" },
                 });

@@ -15,7 +15,7 @@ pub use emf::emf_line;
 pub const NAMESPACE: &str = "MillicastWebhookRelay";
 
 /// Every count the relay emits, in the order of the record (dashboards and alarms name these).
-pub const COUNT_METRICS: [&str; 10] = [
+pub const COUNT_METRICS: [&str; 11] = [
     "Verified",
     "Rejected",
     "Forwarded",
@@ -26,6 +26,7 @@ pub const COUNT_METRICS: [&str; 10] = [
     "Failed",
     "Quarantined",
     "QuarantineDropped",
+    "BusFailed",
 ];
 
 /// The relay's one timing metric (milliseconds).
@@ -60,6 +61,8 @@ pub struct Summary {
     pub quarantine_key: Option<String>,
     /// Why a delivery that qualified for quarantine was not kept (`rate_limited`, …).
     pub quarantine_dropped: Option<&'static str>,
+    /// What became of the event bus copy, when the bus is on (`put`, `kept`, `lost`).
+    pub bus: Option<&'static str>,
 }
 
 impl Summary {
@@ -88,6 +91,7 @@ impl Summary {
             sha256: self.sha256.as_deref().unwrap_or_default(),
             quarantine_key: self.quarantine_key.as_deref().unwrap_or_default(),
             quarantine_dropped: self.quarantine_dropped.unwrap_or_default(),
+            bus: self.bus.unwrap_or_default(),
             latency_ms,
             request_id,
         }
@@ -113,6 +117,9 @@ pub struct RequestRecord<'a> {
     /// Where an unverifiable delivery was kept, or why it was not (empty when neither applies).
     pub quarantine_key: &'a str,
     pub quarantine_dropped: &'a str,
+    /// `put` (on the bus), `kept` (under `undelivered-bus/` for redrive), `lost` (neither: in its
+    /// ERROR record, and still on the queue or under `undelivered/`), or empty (bus off).
+    pub bus: &'a str,
     pub latency_ms: f64,
     pub request_id: &'a str,
 }
@@ -134,6 +141,8 @@ pub(super) fn counts(record: &RequestRecord<'_>) -> [(&'static str, u8); COUNT_M
         is(&["internal_error"]),
         u8::from(!record.quarantine_key.is_empty()),
         u8::from(!record.quarantine_dropped.is_empty()),
+        // The event bus did not take the delivery's copy (the queue's answer stands).
+        u8::from(matches!(record.bus, "kept" | "lost")),
     ];
     std::array::from_fn(|i| (COUNT_METRICS[i], values[i]))
 }

@@ -2,6 +2,7 @@
 
 pub mod contract;
 pub mod events;
+pub mod history;
 pub mod quarantine;
 pub mod redrive;
 pub mod register;

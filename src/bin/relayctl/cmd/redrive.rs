@@ -1,10 +1,15 @@
 //! `relayctl redrive`: the events spilled to `undelivered/`, back onto the queue.
 
 use clap::Args;
+use millicast_webhook_relay::aws::eventbridge::EventBridgeBus;
+use millicast_webhook_relay::aws::sdk as aws;
 use millicast_webhook_relay::aws::sqs::SqsEventQueue;
-use millicast_webhook_relay::operator::redrive::{Redriven, max_message_bytes, redrive_bucket};
+use millicast_webhook_relay::operator::redrive::{
+    Redriven, max_message_bytes, redrive_bucket, redrive_bus,
+};
+use millicast_webhook_relay::relay::keys::UNDELIVERED_BUS_PREFIX;
 
-use crate::aws_clients::{Clients, clients};
+use crate::aws_clients::{Clients, clients, sdk_config};
 use crate::error::Error;
 use crate::target::{StackArgs, pick};
 
@@ -19,6 +24,10 @@ pub struct RedriveArgs {
     /// List what would be sent; change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// The event bus (name or ARN; the stack's EventBusArn when the bus output is on): the
+    /// copies it did not take, under `undelivered-bus/`, are put on it too.
+    #[arg(long, env = "EVENT_BUS_NAME")]
+    bus: Option<String>,
 }
 
 impl RedriveArgs {
@@ -65,11 +74,39 @@ impl RedriveArgs {
         .map_err(|e| Error::context(format!("cannot list s3://{bucket}/undelivered/"), e))?;
         let verb = if dry_run { "would redrive" } else { "redriven" };
         out!("{verb} {sent}, kept {kept}");
+        let bus = self
+            .bus
+            .clone()
+            .or_else(|| outputs.as_ref()?.get("EventBusArn").map(str::to_owned));
+        if let Some(bus) = bus {
+            let bus = EventBridgeBus::new(aws::eventbridge_client(&sdk_config().await?), bus);
+            let (mut put, mut kept_for_bus) = (0usize, 0usize);
+            redrive_bus(&s3, bucket, &bus, dry_run, |key, outcome| match outcome {
+                Redriven::Sent => put += 1,
+                Redriven::WouldSend => {
+                    put += 1;
+                    out!("would put on the bus {key}");
+                }
+                Redriven::Kept(reason) => {
+                    kept_for_bus += 1;
+                    eprintln!("kept {key}: {reason}");
+                }
+            })
+            .await
+            .map_err(|e| {
+                Error::context(
+                    format!("cannot list s3://{bucket}/{UNDELIVERED_BUS_PREFIX}"),
+                    e,
+                )
+            })?;
+            out!("{verb} to the bus {put}, kept {kept_for_bus}");
+            kept += kept_for_bus;
+        }
         if kept == 0 {
             Ok(())
         } else {
             Err(Error::failed(format!(
-                "{kept} object(s) kept in undelivered/"
+                "{kept} object(s) kept in undelivered/ or undelivered-bus/"
             )))
         }
     }
