@@ -61,6 +61,22 @@ KEY_RESOURCE = {
     ]
 }
 HAS_KMS_KEY = {"Fn::Not": [{"Fn::Equals": [{"Ref": "KmsKeyArn"}, ""]}]}
+# The bus the function may put events on: the stack's own (EventBus=create), the one EventBus
+# names, or, with the output off, event-bus/none (no bus can be named so: it grants nothing).
+BUS_RESOURCE = {
+    "Fn::Sub": [
+        "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${Name}",
+        {
+            "Name": {
+                "Fn::If": [
+                    "HasEventBus",
+                    {"Fn::If": ["CreatesEventBus", {"Fn::Sub": "${AWS::StackName}-events"}, {"Ref": "EventBus"}]},
+                    "none",
+                ]
+            }
+        },
+    ]
+}
 # kms: actions per policy, and the calls that need them (docs/security.md, "Customer-managed key").
 KMS_ACTIONS = {
     "function": {"kms:GenerateDataKey", "kms:Decrypt"},
@@ -115,11 +131,31 @@ def check_statement(statement, problems):
         elif action in KMS_ACTIONS["function"]:
             if resources != [KEY_RESOURCE]:
                 problems.append(f"{action} on {resources}: only the KmsKeyArn key")
+        elif action == "events:PutEvents":
+            if resources != [BUS_RESOURCE]:
+                problems.append(f"events:PutEvents on {resources}: only the EventBus bus")
         else:
             problems.append(f"action {action} is not allowed for the relay")
 
 
 STACK_ARN = {"Fn::Sub": "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${AWS::StackName}/*"}
+BUS_NAME = BUS_RESOURCE["Fn::Sub"][1]["Name"]
+ARCHIVE_RESOURCE = {
+    "Fn::Sub": [
+        "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:archive/${Name}",
+        {"Name": {"Fn::If": ["HasEventBus", {"Ref": "EventArchive"}, "none"]}},
+    ]
+}
+# The one resource each events: action of the operator may name.
+OPERATOR_EVENTS = {
+    "events:DescribeArchive": ARCHIVE_RESOURCE,
+    "events:StartReplay": ARCHIVE_RESOURCE,
+    "events:DescribeReplay": {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:replay/*"},
+    "events:ListRules": {
+        "Fn::Sub": ["arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${Name}/*", {"Name": BUS_NAME}]
+    },
+    "events:PutEvents": BUS_RESOURCE,
+}
 UNSCOPABLE = {"cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"}
 
 
@@ -145,6 +181,7 @@ def check_operator_policy(policy):
                     in [{"Fn::GetAtt": f"{q}.Arn"} for q in ("EventQueue", "DeadLetterQueue")]
                     + [{"Fn::GetAtt": [q, "Arn"]} for q in ("EventQueue", "DeadLetterQueue")],
                     "cloudwatch": action in UNSCOPABLE and resource == "*",
+                    "events": resource == OPERATOR_EVENTS.get(action),
                     "kms": action in KMS_ACTIONS["operator"] and resource == KEY_RESOURCE,
                 }.get(service, False)
                 if not ok:
@@ -494,6 +531,14 @@ def self_test(template):
         "whole bucket": lambda t: statement(t, "WriteQuarantine").update(Resource={"Fn::Sub": "${Bucket.Arn}/*"}),
         "any bucket": lambda t: statement(t, "WriteThumbnails").update(Resource="*"),
         "any queue": lambda t: statement(t, "SendEvents").update(Resource="*"),
+        "puts events on any bus": lambda t: statement(t, "PublishToEventBus").update(Resource="*"),
+        "puts events on the default bus": lambda t: statement(t, "PublishToEventBus").update(
+            Resource={"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"}
+        ),
+        "manages the bus": lambda t: statement(t, "PublishToEventBus").update(
+            Action=["events:PutEvents", "events:PutRule"]
+        ),
+        "bus spills anywhere": lambda t: statement(t, "WriteBusSpills").update(Resource={"Fn::Sub": "${Bucket.Arn}/*"}),
         "any secret": lambda t: statement(t, "ReadWebhookSecret").update(Resource="*"),
         "secret writable": lambda t: statement(t, "ReadWebhookSecret").update(
             Action=["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]
@@ -507,6 +552,11 @@ def self_test(template):
             Resource={"Fn::Sub": "${Bucket.Arn}/*"}
         ),
         "operator on any queue": lambda t: operator(t, "UseEventQueue").update(Resource="*"),
+        "operator replays any archive": lambda t: operator(t, "ReadAndReplayHistory").update(Resource="*"),
+        "operator puts events on any bus": lambda t: operator(t, "RedriveToEventBus").update(Resource="*"),
+        "operator manages rules": lambda t: operator(t, "ChooseReplayRules").update(
+            Action=["events:ListRules", "events:PutRule"]
+        ),
         "operator writes alarms": lambda t: operator(t, "ReadMetricsAndAlarms").update(
             Action=["cloudwatch:GetMetricData", "cloudwatch:PutMetricAlarm"]
         ),

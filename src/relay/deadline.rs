@@ -100,7 +100,9 @@ impl Deadline {
                 "{what}: not started, the request's deadline is too near"
             )));
         }
-        match tokio::time::timeout(allowance, step).await {
+        // On the heap: a request runs several steps, each an SDK call whose future is large,
+        // and a debug build's test threads (2 MB of stack) overflowed with them inline.
+        match tokio::time::timeout(allowance, Box::pin(step)).await {
             Ok(result) => result,
             Err(_) => Err(IoError(format!(
                 "{what}: cut short after {} ms by the request's deadline",

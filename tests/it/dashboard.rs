@@ -590,6 +590,17 @@ async fn captured_log() -> CapturedLog {
         .relay_with(&config, &dead, &dead)
         .with_log_sink(log.sink());
     losing.handle(json_webhook(&event, SECRET)).await;
+    // The bus output on, EventBridge down: on the queue, its bus copy kept (BusFailed).
+    let bus_down = fixture
+        .relay(&config)
+        .with_bus(std::sync::Arc::new(
+            millicast_webhook_relay::aws::eventbridge::EventBridgeBus::new(
+                millicast_webhook_relay::aws::sdk::eventbridge_client(&dead),
+                "relay-events",
+            ),
+        ))
+        .with_log_sink(log.sink());
+    bus_down.handle(json_webhook(&event, SECRET)).await;
     log
 }
 

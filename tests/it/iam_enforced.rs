@@ -254,6 +254,29 @@ async fn each_statement_of_the_function_policy_is_needed() {
                 let relay = fixture.relay_with_secrets(&config, &sdk).await;
                 status_and_body(&relay.handle(event()).await)
             }
+            // The bus output: the put is denied, so the copy is kept for redrive instead.
+            "PublishToEventBus" => {
+                let relay = with_bus(&fixture, &config, &sdk, &sdk, &moto, &log).await;
+                let answer = status_and_body(&relay.handle(event()).await);
+                assert_eq!(
+                    log.records().last().unwrap()["bus"],
+                    "kept",
+                    "without {sid}"
+                );
+                answer
+            }
+            // EventBridge unreachable: its copy must be kept, which this user may not do.
+            "WriteBusSpills" => {
+                let bus_down = moto.sdk_as(&user, &closed_port_endpoint()).await;
+                let relay = with_bus(&fixture, &config, &sdk, &bus_down, &moto, &log).await;
+                let answer = status_and_body(&relay.handle(event()).await);
+                assert_eq!(
+                    log.records().last().unwrap()["bus"],
+                    "lost",
+                    "without {sid}"
+                );
+                answer
+            }
             // Without KmsKeyArn these name key/none and grant nothing: every path works without
             // them (a_customer_managed_key_serves_every_path shows them needed with a key).
             "EncryptWithKey" => status_and_body(&relay.handle(thumbnail(SECRET)).await),
@@ -273,6 +296,10 @@ async fn each_statement_of_the_function_policy_is_needed() {
             "SendEvents" => (200, serde_json::json!({"status": "spilled"})),
             "ReadWebhookSecret" => (503, serde_json::json!({"error": "secret_unavailable"})),
             "EncryptWithKey" => (200, serde_json::json!({"status": "stored"})),
+            // The queue is the delivery of record: the answer is its, whatever the bus did.
+            "PublishToEventBus" | "WriteBusSpills" => {
+                (200, serde_json::json!({"status": "forwarded"}))
+            }
             "DecryptWithKey" => (200, serde_json::json!({"status": "forwarded"})),
             _ => unreachable!(),
         };
@@ -286,7 +313,56 @@ async fn each_statement_of_the_function_policy_is_needed() {
         }
         proven.push(sid.clone());
     }
-    assert_eq!(proven.len(), 9, "{proven:?}");
+    assert_eq!(proven.len(), 11, "{proven:?}");
+}
+
+/// A relay with the bus output on, on a bus the rig's admin creates: `sdk` reaches S3 and SQS,
+/// `bus_sdk` EventBridge, as the user they sign for.
+async fn with_bus(
+    fixture: &Fixture,
+    config: &millicast_webhook_relay::Config,
+    sdk: &aws_config::SdkConfig,
+    bus_sdk: &aws_config::SdkConfig,
+    moto: &IamMoto,
+    log: &CapturedLog,
+) -> MotoRelay {
+    let admin = moto.sdk_as("admin", &moto.endpoint).await;
+    let name = format!("{}-events", fixture.bucket);
+    let _ = aws::eventbridge_client(&admin)
+        .create_event_bus()
+        .name(&name)
+        .send()
+        .await;
+    fixture
+        .relay_with(config, sdk, sdk)
+        .with_bus(std::sync::Arc::new(
+            millicast_webhook_relay::aws::eventbridge::EventBridgeBus::new(
+                aws::eventbridge_client(bus_sdk),
+                name,
+            ),
+        ))
+        .with_log_sink(log.sink())
+}
+
+#[tokio::test]
+async fn the_function_policy_allows_the_bus_output() {
+    // With every statement: the copy goes on the bus; with EventBridge unreachable, it is kept.
+    let moto = IamMoto::start();
+    let fixture = moto.fixture().await;
+    let config = fixture.config(&[]);
+    let sdk = moto.sdk_as("relay", &moto.endpoint).await;
+    let log = CapturedLog::default();
+    let relay = with_bus(&fixture, &config, &sdk, &sdk, &moto, &log).await;
+    let event = samples::json_sample("feeds-started", now_ms()).unwrap();
+    let answer = status_and_body(&relay.handle(json_webhook(&event, SECRET)).await);
+    assert_eq!(answer, (200, serde_json::json!({"status": "forwarded"})));
+    assert_eq!(log.records().last().unwrap()["bus"], "put");
+    let bus_down = moto.sdk_as("relay", &closed_port_endpoint()).await;
+    let relay = with_bus(&fixture, &config, &sdk, &bus_down, &moto, &log).await;
+    let answer = status_and_body(&relay.handle(json_webhook(&event, SECRET)).await);
+    assert_eq!(answer, (200, serde_json::json!({"status": "forwarded"})));
+    assert_eq!(log.records().last().unwrap()["bus"], "kept");
+    assert_eq!(fixture.objects_under("undelivered-bus/").await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
