@@ -117,6 +117,8 @@ struct Env {
     bucket: String,
     queue_url: String,
     secret_id: String,
+    /// An EventBridge bus in moto, for the bus output's runs.
+    bus: String,
 }
 
 /// Where the relay reads its webhook secret.
@@ -129,6 +131,8 @@ enum SecretMode {
     /// `WEBHOOK_SECRET` with `QUARANTINE=false`: a delivery that does not verify is answered
     /// 401 without any AWS call.
     LiteralNoQuarantine,
+    /// As `Literal`, with the event bus output on (EVENT_BUS_NAME).
+    LiteralWithBus,
 }
 
 struct Process {
@@ -163,6 +167,9 @@ async fn start_binary(env: &Env, binary: &std::path::Path, mode: SecretMode) -> 
         SecretMode::LiteralNoQuarantine => command
             .env("WEBHOOK_SECRET", samples::TEST_SECRET)
             .env("QUARANTINE", "false"),
+        SecretMode::LiteralWithBus => command
+            .env("WEBHOOK_SECRET", samples::TEST_SECRET)
+            .env("EVENT_BUS_NAME", &env.bus),
     };
     let started = Instant::now();
     let mut child = command
@@ -374,12 +381,20 @@ async fn main() {
         .send()
         .await
         .unwrap();
+    let bus = "bench-events".to_owned();
+    millicast_webhook_relay::aws::sdk::eventbridge_client(&sdk)
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap();
     let env = Env {
         binary,
         moto: moto_endpoint,
         bucket: "bench".into(),
         queue_url,
         secret_id,
+        bus,
     };
     // A development aid, not part of `make bench`: `RELAY_BENCH_AB=/path/a,/path/b` compares
     // builds, alternating cold starts (init, then the first invocation: the first SQS send
@@ -541,6 +556,43 @@ async fn main() {
         report.insert("cpu_system_per_json_event_ms".into(), stats(system_ms));
         report.insert("cpu_per_rejected_event_ms".into(), stats(rejected_ms));
         report.insert("cpu_events_per_round".into(), CPU_EVENTS.into());
+    }
+
+    if runs("bus") {
+        // The event bus output: init and warm JSON events with it off and on, the same binary,
+        // alternating (cold starts one by one; warm invocations event by event across two
+        // processes), so that both see the same machine and the same moto.
+        let (mut init_off, mut init_on) = (Vec::new(), Vec::new());
+        for _ in 0..COLD_STARTS {
+            for (mode, samples) in [
+                (SecretMode::Literal, &mut init_off),
+                (SecretMode::LiteralWithBus, &mut init_on),
+            ] {
+                let mut process = start(&env, mode).await;
+                let polled = process.next_poll().await;
+                samples.push(ms(polled - process.started));
+            }
+        }
+        let mut off = start(&env, SecretMode::Literal).await;
+        let mut on = start(&env, SecretMode::LiteralWithBus).await;
+        for process in [&mut off, &mut on] {
+            process.next_poll().await;
+            process.invoke_first().await;
+        }
+        let (mut warm_off, mut warm_on) = (Vec::new(), Vec::new());
+        for i in 0..INVOKE_RUNS * WARM_INVOCATIONS {
+            let name = JSON_SAMPLES[i % JSON_SAMPLES.len()];
+            for (process, samples) in [(&mut off, &mut warm_off), (&mut on, &mut warm_on)] {
+                let now = millicast_webhook_relay::relay::clock::now_ms();
+                let (latency, body) = process.invoke(json_event(name, now)).await;
+                assert!(body.contains("forwarded"), "{body}");
+                samples.push(ms(latency));
+            }
+        }
+        report.insert("init_bus_off_ms".into(), stats(init_off));
+        report.insert("init_bus_on_ms".into(), stats(init_on));
+        report.insert("warm_invoke_bus_off_ms".into(), stats(warm_off));
+        report.insert("warm_invoke_bus_on_ms".into(), stats(warm_on));
     }
 
     if runs("rss") {

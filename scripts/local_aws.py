@@ -2,11 +2,14 @@
 would, show what arrived, and check it against what the local platform sent.
 
 Usage:
-  local_aws.py setup STACK FUNCTION_URL
+  local_aws.py setup STACK FUNCTION_URL [--bus]
       creates bucket STACK-bucket, queue STACK-events (+ dead-letter queue), the webhook secret
       STACK-webhook-secret (a placeholder no sender has, as template.yaml creates it) and a
       CloudFormation stack STACK whose outputs are template.yaml's, so `relayctl --stack STACK`
-      works as it does against AWS; prints `BUCKET QUEUE_URL SECRET_ARN`
+      works as it does against AWS; prints `BUCKET QUEUE_URL SECRET_ARN BUS` (BUS "-" without
+      --bus). With --bus, as EventBus=create with ExampleEventRules=true: the event bus
+      STACK-events, its archive, and the two example rules (recordings to the queue
+      STACK-recordings, every event to the log group /aws/events/STACK-trail)
   local_aws.py show BUCKET QUEUE_URL
       objects by prefix, then the queue's messages by webhook and type/event (left on the queue)
   local_aws.py verify PLATFORM_URL BUCKET QUEUE_URL
@@ -23,7 +26,35 @@ import urllib.request
 import boto3
 
 
-def setup(stack: str, function_url: str) -> None:
+def create_bus(stack: str) -> dict:
+    """The bus output as template.yaml makes it with EventBus=create, ExampleEventRules=true."""
+    events, sqs, logs = boto3.client("events"), boto3.client("sqs"), boto3.client("logs")
+    bus_name = f"{stack}-events"
+    bus_arn = events.create_event_bus(Name=bus_name)["EventBusArn"]
+    archive_arn = events.create_archive(
+        ArchiveName=f"{stack}-archive",
+        EventSourceArn=bus_arn,
+        EventPattern=json.dumps({"source": ["millicast-webhook-relay"]}),
+        RetentionDays=30,
+    )["ArchiveArn"]
+    recordings_url = sqs.create_queue(QueueName=f"{stack}-recordings")["QueueUrl"]
+    recordings_arn = sqs.get_queue_attributes(QueueUrl=recordings_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name=f"{stack}-recordings",
+        EventBusName=bus_name,
+        EventPattern=json.dumps({"source": ["millicast-webhook-relay"], "detail-type": ["recordings"]}),
+    )
+    events.put_targets(Rule=f"{stack}-recordings", EventBusName=bus_name, Targets=[{"Id": "recordings-queue", "Arn": recordings_arn}])
+    trail = f"/aws/events/{stack}-trail"
+    logs.create_log_group(logGroupName=trail)
+    # The group's ARN without the ":*" DescribeLogGroups ends it with (a target names the group).
+    trail_arn = logs.describe_log_groups(logGroupNamePrefix=trail)["logGroups"][0]["arn"].removesuffix(":*")
+    events.put_rule(Name=f"{stack}-trail", EventBusName=bus_name, EventPattern=json.dumps({"source": ["millicast-webhook-relay"]}))
+    events.put_targets(Rule=f"{stack}-trail", EventBusName=bus_name, Targets=[{"Id": "trail", "Arn": trail_arn}])
+    return {"EventBusArn": bus_arn, "EventArchiveArn": archive_arn, "RecordingsQueueUrl": recordings_url, "bus": bus_name}
+
+
+def setup(stack: str, function_url: str, *flags: str) -> None:
     bucket = f"{stack}-bucket"
     boto3.client("s3").create_bucket(Bucket=bucket)
     sqs = boto3.client("sqs")
@@ -52,12 +83,17 @@ def setup(stack: str, function_url: str) -> None:
         "WebhookSecretArn": secret_arn,
         "RelaySettings": json.dumps(settings),
     }
+    bus = "-"
+    if "--bus" in flags:
+        made = create_bus(stack)
+        bus = made.pop("bus")
+        outputs.update(made)
     template = {
         "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
         "Outputs": {name: {"Value": value} for name, value in outputs.items()},
     }
     boto3.client("cloudformation").create_stack(StackName=stack, TemplateBody=json.dumps(template))
-    print(bucket, queue_url, secret_arn)
+    print(bucket, queue_url, secret_arn, bus)
 
 
 def peek_queue(queue_url: str) -> list:
@@ -133,6 +169,22 @@ def verify(platform_url: str, bucket: str, queue_url: str) -> None:
         sys.exit(1)
 
 
+def drain(queue_url: str, label: str) -> None:
+    """Receives and deletes every message of a queue; one line: how many, and replay names."""
+    sqs = boto3.client("sqs")
+    count, replays = 0, collections.Counter()
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            break
+        for message in batch:
+            count += 1
+            replays[json.loads(message["Body"]).get("replay-name", "-")] += 1
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    marks = ", ".join(f"{n} with replay-name {name}" for name, n in replays.items() if name != "-")
+    print(f"{queue_url.rsplit('/', 1)[-1]}: {count} event(s) {label}" + (f" ({marks})" if marks else ""))
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"setup": setup, "show": show, "verify": verify}[command](*args)
+    {"setup": setup, "show": show, "verify": verify, "drain": drain}[command](*args)

@@ -5,7 +5,9 @@
 # Then, as a user would: relayctl register --stack (the account-wide webhook, then a second one
 # for the cameras' thumbnails beside it) → traffic → what arrived, by webhook; a renewal from the
 # "dashboard" with secret set + quarantine replay; relayctl rotate while traffic flows; every
-# delivery checked. It keeps serving until Ctrl-C, which stops what it started (by PID).
+# delivery checked. With BUS=1 the event bus output is on (as EventBus=create with the example
+# rules), and at the end `relayctl history replay` sends the last minutes' recordings again. It
+# keeps serving until Ctrl-C, which stops what it started (by PID).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -66,8 +68,12 @@ python scripts/local_platform.py --port "$PLATFORM_PORT" --ignore-stdin >/dev/nu
 pids+=($!)
 wait_port "$MOTO_PORT" moto
 wait_port "$PLATFORM_PORT" "the local platform"
-read -r BUCKET QUEUE_URL SECRET_ARN < <(python scripts/local_aws.py setup "$STACK" "$URL")
-echo "stack ${STACK}: bucket ${BUCKET}, queue ${QUEUE_URL}, secret ${SECRET_ARN##*:}"
+BUS_FLAG=()
+[ "${BUS:-}" = 1 ] && BUS_FLAG=(--bus)
+read -r BUCKET QUEUE_URL SECRET_ARN BUS_NAME < <(python scripts/local_aws.py setup "$STACK" "$URL" "${BUS_FLAG[@]}")
+echo "stack ${STACK}: bucket ${BUCKET}, queue ${QUEUE_URL}, secret ${SECRET_ARN##*:}, event bus ${BUS_NAME}"
+BUS_ENV=()
+[ "$BUS_NAME" != - ] && BUS_ENV=(EVENT_BUS_NAME="$BUS_NAME")
 
 LOG=/tmp/relay-local.log
 echo "== the relay: ${INSTANCES} instance(s) under cargo lambda's emulator on 127.0.0.1:${RELAY_PORT} (logs: ${LOG})"
@@ -80,7 +86,7 @@ for _ in $(seq 1 "$INSTANCES"); do
     AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512 AWS_LAMBDA_LOG_FORMAT=JSON \
     AWS_ENDPOINT_URL="$AWS_ENDPOINT_URL" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
     WEBHOOK_SECRET_ID="$SECRET_ARN" THUMBNAIL_BUCKET="$BUCKET" EVENT_QUEUE_URL="$QUEUE_URL" \
-    target/debug/webhook-relay >>"$LOG" 2>&1 </dev/null &
+    "${BUS_ENV[@]}" target/debug/webhook-relay >>"$LOG" 2>&1 </dev/null &
   pids+=($!)
 done
 
@@ -115,6 +121,14 @@ until curl -sf "$PLATFORM/_local/traffic" | python -c 'import json,sys; sys.exit
 echo "== every delivery the platform made, looked for where the relay put it"
 python scripts/local_aws.py verify "$PLATFORM" "$BUCKET" "$QUEUE_URL"
 python scripts/local_aws.py show "$BUCKET" "$QUEUE_URL"
+
+if [ "$BUS_NAME" != - ]; then
+  echo "== the event bus: its archive, then the last 5 minutes' recordings replayed onto it"
+  "$RELAYCTL" history
+  python scripts/local_aws.py drain "$(python -c 'import boto3; print(boto3.client("sqs").get_queue_url(QueueName="'"$STACK"'-recordings")["QueueUrl"])')" "live, by the recordings rule"
+  "$RELAYCTL" history replay --from 5m --type recordings
+  python scripts/local_aws.py drain "$(python -c 'import boto3; print(boto3.client("sqs").get_queue_url(QueueName="'"$STACK"'-recordings")["QueueUrl"])')" "replayed"
+fi
 
 echo "== relayctl status (the relay's EMF records put into local CloudWatch first, as CloudWatch Logs would)"
 python scripts/emf_to_cloudwatch.py "$LOG"

@@ -21,7 +21,7 @@ use crate::operator::error::OperatorError;
 use crate::operator::platform::PlatformClient;
 use crate::operator::redrive::{max_message_bytes, unsendable_spills};
 use crate::operator::stack::StackOutputs;
-use crate::relay::keys::UNDELIVERED_PREFIX;
+use crate::relay::keys::{UNDELIVERED_BUS_PREFIX, UNDELIVERED_PREFIX};
 use crate::relay::quarantine::QUARANTINE_PREFIX;
 
 use bucket::waiting_check;
@@ -159,6 +159,19 @@ pub async fn checks(
         } else {
             spilled
         });
+        if outputs.get("EventBusArn").is_some() {
+            checks.push(
+                waiting_check(
+                    clients,
+                    &bucket,
+                    UNDELIVERED_BUS_PREFIX,
+                    "bus",
+                    "event(s) the event bus did not take (the queue did)",
+                    format!("relayctl redrive --stack {stack}"),
+                )
+                .await,
+            );
+        }
         checks.push(
             waiting_check(
                 clients,
