@@ -149,11 +149,21 @@ impl Snapshot {
     }
 }
 
-/// What a look remembers of each `latest.jpg`: its ETag and the capture time read for it.
+/// What a look remembers of each `latest.jpg`: the version it read (ETag and write time: a
+/// newer capture of the very same bytes has the same ETag) and the capture time read for it.
 #[derive(Debug, Clone)]
 struct Known {
     etag: String,
+    /// S3's write time, in whole seconds (what both the listing and HeadObject give).
+    written_s: Option<i64>,
     capture_ms: Option<i64>,
+}
+
+impl Known {
+    fn is_version_of(&self, object: &LatestObject) -> bool {
+        self.etag == object.etag
+            && self.written_s == object.last_modified_ms.map(|ms| ms.div_euclid(1000))
+    }
 }
 
 /// An image read for the browser, under the ETag it was read with.
@@ -308,7 +318,7 @@ impl Wall {
             .filter(|object| {
                 known
                     .get(&object.key)
-                    .is_none_or(|seen| seen.etag != object.etag)
+                    .is_none_or(|seen| !seen.is_version_of(object))
             })
             .collect();
         snapshot.last_look.head = changed.len() as u64;
@@ -377,9 +387,11 @@ impl Wall {
             .and_then(|metadata| metadata.get("timestamp"))
             .and_then(|value| millicast_webhooks::thumbnail::parse_timestamp_ms(value))
             .and_then(|ms| i64::try_from(ms).ok());
+        // The object may have changed since the listing: what was read is what it is now.
+        let written_s = millis_of(head.last_modified()).or(object.last_modified_ms);
         Ok(Known {
-            // The object may have changed since the listing: what was read is what it is now.
             etag: head.e_tag().unwrap_or(&object.etag).to_owned(),
+            written_s: written_s.map(|ms| ms.div_euclid(1000)),
             capture_ms,
         })
     }
@@ -507,6 +519,10 @@ impl Wall {
     }
 }
 
+fn millis_of(time: Option<&aws_sdk_s3::primitives::DateTime>) -> Option<i64> {
+    time.and_then(|t| t.to_millis().ok())
+}
+
 fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
@@ -564,8 +580,17 @@ mod tests {
     fn a_tile_names_its_image_by_etag_and_prefers_the_capture_time() {
         let known = Known {
             etag: "\"abc\"".into(),
+            written_s: Some(1),
             capture_ms: Some(900),
         };
+        assert!(known.is_version_of(&object("\"abc\"")));
+        assert!(!known.is_version_of(&object("\"abd\"")));
+        // The same bytes written again a second later: another version.
+        let rewritten = LatestObject {
+            last_modified_ms: Some(2_000),
+            ..object("\"abc\"")
+        };
+        assert!(!known.is_version_of(&rewritten));
         let tile = tile(&object("\"abc\""), Some(&known));
         assert_eq!(tile.id, "LOCAL1/cam-1");
         assert_eq!(tile.image, "/img/LOCAL1/cam-1/latest.jpg?v=abc");

@@ -162,6 +162,7 @@ pub async fn answer(
             let snapshot = wall.snapshot().await;
             let mut body = serde_json::to_value(&*snapshot).unwrap_or_default();
             body["serverNow"] = serde_json::json!(crate::relay::clock::now_ms());
+            body["requests"] = serde_json::json!(wall.requests());
             response(StatusCode::OK, "application/json", body.to_string())
         }
         // Browsers ask for it; there is none.
