@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -341,4 +341,8 @@ try {
   rmSync(profile, { recursive: true, force: true });
   input.close();
 }
+result.timings.totalMs = Date.now() - launched;
+writeFileSync(join(artifacts, `result-${scenario}.json`), `${JSON.stringify(result, null, 2)}\n`);
+// On standard error, which cargo test does not capture: the browser driven, in every run's output.
+console.error(`wall browser test (${scenario}): ${chromiumVersion}, ${(result.timings.totalMs / 1000).toFixed(1)} s; measurements in ${join(artifacts, `result-${scenario}.json`)}`);
 console.log(`RESULT ${JSON.stringify(result)}`);
