@@ -27,7 +27,7 @@ pub const LATEST: &str = "latest.jpg";
 
 /// The relay's other top-level folders: not streams, when the thumbnail prefix is the bucket's
 /// root.
-const RELAY_FOLDERS: [&str; 3] = ["quarantine", "undelivered", "events"];
+const RELAY_FOLDERS: [&str; 4] = ["quarantine", "undelivered", "undelivered-bus", "events"];
 
 /// One `latest.jpg`, as the listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +246,7 @@ mod tests {
     fn at_the_buckets_root_the_relays_other_folders_are_not_streams() {
         assert_eq!(classify("quarantine/2026/1", true), Entry::Other);
         assert_eq!(classify("undelivered/2026/12", true), Entry::Other);
+        assert_eq!(classify("undelivered-bus/2026/1", true), Entry::Other);
         assert_eq!(classify("events/oversize/1", true), Entry::Other);
         assert_eq!(
             classify("quarantine/2026/1", false),

@@ -37,8 +37,10 @@ pub const DEFAULT_QUIET_AFTER: Duration = Duration::from_secs(3 * 30);
 /// `HeadObject`s (or `GetObject`s) in flight at once.
 const CONCURRENCY: usize = 16;
 
-/// Where the operator policy is documented, for the notices that need it.
-pub const IAM_DOC: &str = "docs/operate.md#iam-for-relayctl";
+/// The page that explains the wall, and the one that explains the relay's thumbnail settings:
+/// the notices name them (a test checks that both headings exist).
+pub const WALL_DOC: &str = "docs/operate.md#the-wall";
+pub const SETTINGS_DOC: &str = "docs/configuration.md#template-parameters";
 
 /// What the wall shows, and how often it looks.
 #[derive(Debug, Clone)]
@@ -425,7 +427,7 @@ impl Wall {
                     }
                 ),
                 commands: Vec::new(),
-                see: Some("docs/configuration.md#template-parameters".to_owned()),
+                see: Some(SETTINGS_DOC.to_owned()),
                 detail: None,
             };
         }
@@ -447,7 +449,7 @@ impl Wall {
                 ),
                 format!("relayctl webhooks{args}"),
             ],
-            see: Some("docs/operate.md#the-wall".to_owned()),
+            see: Some(WALL_DOC.to_owned()),
             detail: None,
         }
     }
@@ -629,6 +631,40 @@ mod tests {
         assert_eq!(snapshot.live_count(100_000), 2);
         assert_eq!(snapshot.live_count(190_001), 1);
         assert_eq!(snapshot.live_count(190_002), 0);
+    }
+
+    /// The anchors of a Markdown page's headings, by GitHub's rules (outside fenced code).
+    fn anchors(markdown: &str) -> Vec<String> {
+        let mut in_code = false;
+        let mut anchors = Vec::new();
+        for line in markdown.lines() {
+            if line.trim_start().starts_with("```") {
+                in_code = !in_code;
+            } else if !in_code && line.starts_with('#') {
+                let heading = line.trim_start_matches('#').trim().to_lowercase();
+                anchors.push(
+                    heading
+                        .chars()
+                        .filter_map(|c| match c {
+                            ' ' => Some('-'),
+                            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                            _ => None,
+                        })
+                        .collect(),
+                );
+            }
+        }
+        anchors
+    }
+
+    #[test]
+    fn the_pages_the_notices_name_have_those_headings() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for see in [WALL_DOC, SETTINGS_DOC] {
+            let (page, anchor) = see.split_once('#').unwrap();
+            let text = std::fs::read_to_string(root.join(page)).unwrap();
+            assert!(anchors(&text).iter().any(|a| a == anchor), "{see}");
+        }
     }
 
     #[test]
