@@ -240,7 +240,9 @@ async function states(page, traffic, result) {
   assert.equal(after.marker, "the first load", "no reload");
   assert.equal(after.navigations, 1);
   assert.equal(after.first, id, "the order held");
-  assert.ok(after.watch.frames > 10, JSON.stringify(after.watch));
+  // requestAnimationFrame runs before every paint (fewer on a loaded machine): every frame the
+  // page painted was checked, the old one and the new one among them.
+  assert.ok(after.watch.frames >= 2, JSON.stringify(after.watch));
   assert.equal(after.watch.blank, 0, `the tile showed no loaded image in ${after.watch.blank} frame(s)`);
   assert.deepEqual(after.watch.sources.length, 2, `one swap, old frame to new: ${after.watch.sources}`);
   result.watchedFrames = after.watch.frames;

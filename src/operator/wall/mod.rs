@@ -2,12 +2,13 @@
 //!
 //! It reads only what the relay writes: the thumbnail prefix, and each stream's `latest.jpg`
 //! with its capture time (`timestamp` metadata). A look at the bucket is one `ListObjectsV2`
-//! ([`listing`]) plus a `HeadObject` for each `latest.jpg` whose ETag changed since the last look;
-//! looks happen only while a page asks for them, at most once per refresh interval, whatever
-//! the number of pages open. The images go through relayctl ([`server`]): the browser asks for
-//! `/img/{account}/{stream}/latest.jpg?v={etag}`, relayctl reads the object with the operator's
-//! credentials (once per ETag, kept in memory) and the browser caches it under that URL. Nothing
-//! in the bucket is made public, and no presigned URL (a credential in a link) leaves relayctl.
+//! ([`listing`]) plus a `HeadObject` for each `latest.jpg` whose ETag or write time changed
+//! since the last look; looks happen only while a page asks for them, at most once per refresh
+//! interval, whatever the number of pages open. The images go through relayctl ([`server`]):
+//! the browser asks for `/img/{account}/{stream}/latest.jpg?v={etag}`, relayctl reads the
+//! object with the operator's credentials (once per ETag, kept in memory) and the browser
+//! caches it under that URL. Nothing in the bucket is made public, and no presigned URL (a
+//! credential in a link) leaves relayctl.
 
 pub mod listing;
 pub mod server;
@@ -34,7 +35,7 @@ pub const THUMBNAIL_INTERVAL: Duration = Duration::from_secs(30);
 /// a row, plus the capture-to-store delay and a refresh interval, still happen to a live one.
 pub const DEFAULT_QUIET_AFTER: Duration = Duration::from_secs(3 * 30);
 
-/// `HeadObject`s (or `GetObject`s) in flight at once.
+/// `HeadObject`s in flight at once during a look.
 const CONCURRENCY: usize = 16;
 
 /// The page that explains the wall, and the one that explains the relay's thumbnail settings:
@@ -104,7 +105,7 @@ pub struct Notice {
     pub detail: Option<String>,
 }
 
-/// S3 requests a look made, and in all.
+/// S3 requests made since relayctl started, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Requests {
     pub list: u64,
@@ -112,6 +113,7 @@ pub struct Requests {
     pub get: u64,
 }
 
+/// What one look cost: its S3 requests and how long it took.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LookCost {
