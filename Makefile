@@ -8,7 +8,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test venv lint template scan unit events run package bench fuzz fuzz-check lock lock-scan clean domain-crate vendor-client-test contract contract-test consumers-test
+.PHONY: test venv lint template scan unit events run package bench fuzz fuzz-check lock lock-scan clean domain-crate vendor-client-test contract contract-test consumers-test wall-test-deps wall-test
 
 CARGO_FUZZ := .tools/bin/cargo-fuzz
 FUZZ_TARGETS := signature_header envelope thumbnail_key handler
@@ -16,6 +16,8 @@ FUZZ_SECONDS ?= 60
 VENDOR_CLIENT_STAMP := tests/vendor-client/node_modules/.installed
 CONTRACT_TEST_STAMP := tests/contract/node_modules/.installed
 CONSUMER_NODE_STAMP := consumers/node/node_modules/.installed
+WALL_TEST_STAMP := tests/wall/node_modules/.installed
+CHROMIUM := /usr/bin/chromium
 # The template scanners platform teams run (make scan): checkov in its own virtualenv (its pins
 # conflict with aws-sam-cli's), cfn-guard built from crates.io, the AWS Guard Rules Registry's
 # rules vendored in scripts/guard-rules (CI cannot reach GitHub).
@@ -26,7 +28,7 @@ SCAN_DIR := target/scan
 
 # The three tiers (unit, integration against moto, end-to-end under cargo-lambda's emulator),
 # with the operator CLI (`cli` feature) built and tested too.
-test: venv lint template scan fuzz-check vendor-client-test contract-test consumers-test
+test: venv lint template scan fuzz-check vendor-client-test contract-test consumers-test wall-test-deps
 	$(VENV)/bin/python -m unittest scripts/test_local_platform.py scripts/test_moto_iam.py scripts/test_contract.py
 	$(VENV)/bin/python scripts/check_elf.py --self-test
 	cargo test --features cli --all-targets
@@ -128,6 +130,27 @@ $(CONSUMER_NODE_STAMP): consumers/node/package.json consumers/node/package-lock.
 	cd consumers/node && npm ci --no-audit --no-fund
 	touch $@
 
+# What tests/it/wall.rs needs to drive relayctl wall in a real browser (under cargo test, so make
+# test runs it): playwright-core pinned by tests/wall/package-lock.json (it downloads no browser)
+# and Debian's chromium.
+wall-test-deps: $(WALL_TEST_STAMP) $(CHROMIUM)
+
+# The wall's tests alone (over HTTP and in the browser).
+wall-test: venv wall-test-deps
+	cargo test --features cli --test it wall::
+
+$(WALL_TEST_STAMP): tests/wall/package.json tests/wall/package-lock.json
+	cd tests/wall && npm ci --no-audit --no-fund
+	touch $@
+
+# The browser the wall's test drives (tests/wall/): Debian's chromium, installed once with apt-get
+# (root, as on CI) when missing. Not pinned: Debian's security archive keeps only the current
+# build, so a pin would stop installing at its next update; the test prints the version it drove.
+$(CHROMIUM):
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation
+	$(CHROMIUM) --version
+
 venv: $(VENV_STAMP)
 
 $(VENV_STAMP): requirements-dev.txt
@@ -189,4 +212,4 @@ lock-scan:
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(SCAN_VENV) .aws-sam tests/vendor-client/node_modules tests/contract/node_modules consumers/node/node_modules
+	rm -rf $(VENV) $(SCAN_VENV) .aws-sam tests/vendor-client/node_modules tests/contract/node_modules consumers/node/node_modules tests/wall/node_modules

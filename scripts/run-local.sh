@@ -6,7 +6,8 @@
 # for the cameras' thumbnails beside it) → traffic → what arrived, by webhook; a renewal from the
 # "dashboard" with secret set + quarantine replay; relayctl rotate while traffic flows; every
 # delivery checked. With BUS=1 the event bus output is on (as EventBus=create with the example
-# rules), and at the end `relayctl history replay` sends the last minutes' recordings again. It
+# rules), and at the end `relayctl history replay` sends the last minutes' recordings again. Then
+# relayctl wall (every stream's newest frame in a browser) while two streams keep publishing. It
 # keeps serving until Ctrl-C, which stops what it started (by PID).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 MOTO_PORT="${MOTO_PORT:-5055}"
 RELAY_PORT="${RELAY_PORT:-9000}"
 PLATFORM_PORT="${PLATFORM_PORT:-7070}"
+WALL_PORT="${WALL_PORT:-8130}"
 INSTANCES="${INSTANCES:-2}"
 STACK="relay-local"
 URL="http://127.0.0.1:${RELAY_PORT}/lambda-url/_/"
@@ -134,9 +136,30 @@ echo "== relayctl status (the relay's EMF records put into local CloudWatch firs
 python scripts/emf_to_cloudwatch.py "$LOG"
 "$RELAYCTL" status || true
 
+echo "== live-main and cam-1 keep publishing: the platform sends a thumbnail of each every 30 s"
+publish() {
+  while true; do
+    for stream in live-main cam-1; do
+      curl -sf -X POST "$PLATFORM/_local/traffic" \
+        -d "{\"count\":1,\"rate\":1,\"streams\":[\"$stream\"],\"thumbnailShare\":1}" >/dev/null || true
+    done
+    sleep 30
+  done
+}
+publish </dev/null &
+pids+=($!)
+
+echo "== relayctl wall: every stream's newest frame, live first (logs: /tmp/relay-local-wall.log)"
+"$RELAYCTL" wall --port "$WALL_PORT" >/tmp/relay-local-wall.log 2>&1 </dev/null &
+pids+=($!)
+wait_port "$WALL_PORT" "relayctl wall"
+WALL_URL="http://127.0.0.1:${WALL_PORT}/"
+echo "the wall: ${WALL_URL} (studio-a and the relayctl-probe-… streams go quiet 90 s after their last thumbnail)"
+
 cat <<MSG
 
 == the relay keeps running; try it (AWS_ENDPOINT_URL, MILLICAST_API_URL/SECRET and RELAY_STACK as above):
+  open ${WALL_URL} in a browser            # relayctl wall: every stream's newest frame
   $RELAYCTL webhooks
   $RELAYCTL tail --exit-when-empty --wait-seconds 0 | head
   $RELAYCTL unregister --webhook-id ${CAMERAS_ID}      # the way out, one webhook (or all: no --webhook-id)

@@ -1,7 +1,8 @@
 //! The operator's library, which `relayctl` drives: the platform's webhooks REST API
 //! ([`platform`]), register and rotate with zero loss ([`lifecycle`]), health at a glance
-//! ([`status`]), quarantine replay ([`replay`]), redrive of spilled events ([`redrive`]) and the
-//! stack's outputs ([`stack`]); what fails says why in one [`error::OperatorError`]. Never
+//! ([`status`]), quarantine replay ([`replay`]), redrive of spilled events ([`redrive`]), the
+//! stack's outputs ([`stack`]) and every stream's newest frame on a local page (`wall`, feature
+//! `wall`); what fails says why in one [`error::OperatorError`]. Never
 //! linked into the Lambda.
 
 pub mod error;
@@ -12,3 +13,5 @@ pub mod redrive;
 pub mod replay;
 pub mod stack;
 pub mod status;
+#[cfg(feature = "wall")]
+pub mod wall;

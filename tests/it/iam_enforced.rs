@@ -8,9 +8,12 @@
 //! - a consumer with the consumer policy reads what the relay sent (claim check and thumbnail
 //!   included) and nothing else; each of its statements, removed in turn, denies its action.
 //!
+//! - `relayctl wall` with the operator policy shows a stream the relay stored; without
+//!   ListBucket, or without GetObject on the thumbnail prefix (FindTestThumbnails), it says which
+//!   permission is missing and where the policy is documented;
 //! - under a customer-managed key (KmsKeyArn, the rig's `--kms-key`): every resource encrypted
-//!   with it, the relay's paths, relayctl, the consumer policy and the Python and Node consumers
-//!   all work, and without each kms statement its paths fail.
+//!   with it, the relay's paths, relayctl (the wall too), the consumer policy and the Python and
+//!   Node consumers all work, and without each kms statement its paths fail.
 //!
 //! moto authorizes Secrets Manager by action only, so moto_iam.py widens that statement to
 //! `*` for the run; its scoping to the stack's secret is checked by scripts/check_template.py.
@@ -21,6 +24,7 @@ use std::process::Command;
 
 use crate::support::emulator::Deployment;
 use crate::support::iam::IamMoto;
+use crate::support::wall::{WallProcess, send_thumbnail, unique_jpeg};
 use crate::support::*;
 use millicast_webhook_relay::aws::sdk as aws;
 use millicast_webhooks::samples::{self, SAMPLE_JPEG};
@@ -462,6 +466,82 @@ async fn relayctl_works_with_the_operator_policy() {
     assert!(fixture.messages().await.is_empty());
 }
 
+/// `relayctl wall` as `user`, over the rig's bucket.
+fn wall_as(moto: &IamMoto, user: &str) -> WallProcess {
+    let (id, secret) = moto.keys(user);
+    WallProcess::start(
+        &["--bucket", &moto.bucket, "--refresh", "1"],
+        &[
+            ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", id),
+            ("AWS_SECRET_ACCESS_KEY", secret),
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wall_needs_the_operator_policys_list_and_read_statements() {
+    let moto = IamMoto::start();
+    let fixture = moto.fixture().await;
+    // The relay, with its own policy, stores a stream's thumbnail and latest.jpg.
+    let relay_sdk = moto.sdk_as("relay", &moto.endpoint).await;
+    let relay = fixture.relay_with(&fixture.config(&[]), &relay_sdk, &relay_sdk);
+    let image = unique_jpeg("iam");
+    send_thumbnail(&relay, "acct/iam-stream", now_ms(), &image).await;
+    let latest = format!("s3://{}/thumbnails/acct/iam-stream/latest.jpg", moto.bucket);
+
+    // With the operator policy: the tile, its capture time, its image.
+    let wall = wall_as(&moto, "operator");
+    let said = wall.wait_for_stderr("stream(s)").await;
+    assert!(said.contains("1 stream(s): 1 live, 0 quiet"), "{said}");
+    let streams = wall.streams().await;
+    assert_eq!(streams["notices"], serde_json::json!([]), "{streams}");
+    let tile = &streams["tiles"][0];
+    assert_eq!(
+        (tile["id"].as_str(), &tile["captureKnown"]),
+        (Some("acct/iam-stream"), &serde_json::json!(true))
+    );
+    let answer = wall.get(tile["image"].as_str().unwrap()).await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.bytes().await.unwrap().as_ref(), image.as_slice());
+    drop(wall);
+
+    // Without ListBucket: nothing to list; the terminal and the page name the permission and
+    // the policy's documentation.
+    let wall = wall_as(&moto, "operator-without-ListBucket");
+    let said = wall.wait_for_stderr("stream(s)").await;
+    let expected = format!(
+        "Cannot list s3://{}/thumbnails/: access denied: relayctl needs s3:ListBucket on the \
+         bucket (the operator policy's ListBucket statement). (see docs/operate.md#iam-for-relayctl)",
+        moto.bucket
+    );
+    assert!(said.contains(&expected), "{said}");
+    let notice = &wall.streams().await["notices"][0];
+    assert_eq!(notice["kind"], "problem");
+    assert_eq!(notice["see"], "docs/operate.md#iam-for-relayctl");
+    drop(wall);
+
+    // Without FindTestThumbnails (GetObject on the thumbnail prefix): the stream is listed but
+    // neither its capture time nor its image can be read.
+    let wall = wall_as(&moto, "operator-without-FindTestThumbnails");
+    let said = wall.wait_for_stderr("stream(s)").await;
+    assert!(
+        said.contains(&format!(
+            "Cannot read {latest}: access denied: relayctl needs s3:GetObject on the thumbnail \
+             prefix (the operator policy's FindTestThumbnails statement)."
+        )),
+        "{said}"
+    );
+    let streams = wall.streams().await;
+    let tile = &streams["tiles"][0];
+    assert_eq!(tile["captureKnown"], false, "{streams}");
+    assert_eq!(
+        wall.get(tile["image"].as_str().unwrap()).await.status(),
+        502
+    );
+}
+
 async fn clients_as(moto: &IamMoto, user: &str) -> (aws_sdk_sqs::Client, aws_sdk_s3::Client) {
     let sdk = moto.sdk_as(user, &moto.endpoint).await;
     (aws::sqs_client(&sdk), aws::s3_client(&sdk, true))
@@ -901,6 +981,23 @@ async fn a_customer_managed_key_serves_every_path() {
     let (ok, out, err) = relayctl_as(&moto, "operator", &tail);
     assert!(ok, "{err}");
     assert!(out.contains(&spilled), "{out}");
+    // relayctl wall with the operator policy reads the SSE-KMS latest.jpg and its image
+    // (GetObject: kms:Decrypt); without kms:Decrypt the image cannot be read.
+    let wall = wall_as(&moto, "operator");
+    wall.wait_for_stderr("stream(s)").await;
+    let streams = wall.streams().await;
+    let tile = &streams["tiles"][0];
+    assert_eq!(tile["id"], "acct/iam-stream", "{streams}");
+    let answer = wall.get(tile["image"].as_str().unwrap()).await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.bytes().await.unwrap().as_ref(), SAMPLE_JPEG);
+    drop(wall);
+    let wall = wall_as(&moto, "operator-without-DecryptWithKey");
+    wall.wait_for_stderr("stream(s)").await;
+    let streams = wall.streams().await;
+    let image = streams["tiles"][0]["image"].as_str().unwrap().to_owned();
+    assert_eq!(wall.get(&image).await.status(), 502, "{streams}");
+    drop(wall);
     // A new value each (relayctl leaves a secret it already holds unchanged).
     for (user, value) in [
         ("operator", PREVIOUS_SECRET),

@@ -45,6 +45,8 @@ mod relayctl_cli;
 mod several_webhooks;
 #[cfg(feature = "cli")]
 mod status;
+#[cfg(feature = "cli")]
+mod wall;
 
 /// What a build without a feature leaves out, reported by `cargo test` as ignored tests whose
 /// reason names the feature (instead of areas that silently vanish).
@@ -73,5 +75,5 @@ mod skipped_without_operator {
 
 #[cfg(not(feature = "cli"))]
 mod skipped_without_cli {
-    needs_feature!("needs --features cli (make test builds with it)": bus, consumers, docs, iam_enforced, register_rotate, relayctl_cli, several_webhooks, status);
+    needs_feature!("needs --features cli (make test builds with it)": bus, consumers, docs, iam_enforced, register_rotate, relayctl_cli, several_webhooks, status, wall);
 }

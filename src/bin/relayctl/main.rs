@@ -29,7 +29,7 @@ use millicast_webhook_relay::operator::error::OperatorError;
 
 use cmd::{
     contract, events, history, quarantine, redrive, register, rotate, secret, send, sign, status,
-    tail, unregister, webhooks,
+    tail, unregister, wall, webhooks,
 };
 use error::{Error, rust_log_wants_detail};
 
@@ -83,6 +83,9 @@ enum Command {
     /// what waits in the bucket, alarms and the last hour's metrics. Exit code 1 when a check is
     /// red. The webhook is checked when MILLICAST_API_SECRET is set.
     Status(status::StatusArgs),
+    /// Every stream's newest frame (its latest.jpg) on a local web page, live first, refreshed
+    /// in place. Prints the page's address; Ctrl-C stops.
+    Wall(wall::WallArgs),
     /// The account's webhooks (`*` marks those pointing at this relay's function URL, with
     /// whether the relay holds their secret).
     Webhooks(webhooks::WebhooksArgs),
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
         Command::Rotate(args) => block_on(args.run()),
         Command::Unregister(args) => block_on(args.run()),
         Command::Status(args) => block_on(args.run()),
+        Command::Wall(args) => block_on(args.run()),
         Command::Webhooks(args) => block_on(args.run()),
         Command::Contract(args) => args.run(),
         Command::Events(args) => args.run(),

@@ -10,6 +10,8 @@ pub mod iam;
 pub mod platform;
 #[cfg(feature = "cli")]
 pub mod rig;
+#[cfg(feature = "cli")]
+pub mod wall;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -13,4 +13,5 @@ pub mod sign;
 pub mod status;
 pub mod tail;
 pub mod unregister;
+pub mod wall;
 pub mod webhooks;
