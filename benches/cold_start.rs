@@ -6,10 +6,12 @@
 //! - first invocation after a cold start vs warm invocations (Runtime API round trip included);
 //! - CPU of the whole process per JSON event (utime + stime from `/proc/<pid>/stat`, the SQS
 //!   send, the Runtime API client and logging included), over rounds of 1,000 events;
-//! - peak RSS (VmHWM) after 1,000 mixed events.
+//! - peak RSS (VmHWM) after 1,000 mixed events;
+//! - the event bus output on vs off (init and warm invocation, alternating runs), with
+//!   EventBridge in a moto of its own as it is a separate service on AWS.
 //!
 //! Prints one JSON object on stdout (read by scripts/bench_report.py). Run with `make bench`.
-//! `RELAY_BENCH_ONLY=init|invoke|cpu|rss` runs one section (for profiling; `cpu` prints the
+//! `RELAY_BENCH_ONLY=init|invoke|cpu|rss|bus` runs one section (for profiling; `cpu` prints the
 //! relay's pid on stderr and waits `RELAY_BENCH_CPU_DELAY` seconds before its rounds).
 
 use std::io::{BufRead, BufReader};
@@ -117,8 +119,11 @@ struct Env {
     bucket: String,
     queue_url: String,
     secret_id: String,
-    /// An EventBridge bus in moto, for the bus output's runs.
+    /// An EventBridge bus, for the bus output's runs, in a moto of its own (`bus_moto`): one moto
+    /// process serves one request at a time, so sharing it with SQS would serialize the two calls
+    /// the relay makes alongside; on AWS they are two services.
     bus: String,
+    bus_moto: String,
 }
 
 /// Where the relay reads its webhook secret.
@@ -169,7 +174,8 @@ async fn start_binary(env: &Env, binary: &std::path::Path, mode: SecretMode) -> 
             .env("QUARANTINE", "false"),
         SecretMode::LiteralWithBus => command
             .env("WEBHOOK_SECRET", samples::TEST_SECRET)
-            .env("EVENT_BUS_NAME", &env.bus),
+            .env("EVENT_BUS_NAME", &env.bus)
+            .env("AWS_ENDPOINT_URL_EVENTBRIDGE", &env.bus_moto),
     };
     let started = Instant::now();
     let mut child = command
@@ -381,8 +387,20 @@ async fn main() {
         .send()
         .await
         .unwrap();
+    let mut bus_moto = Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("scripts/moto_server.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto for EventBridge");
+    let mut bus_port = String::new();
+    BufReader::new(bus_moto.stdout.take().unwrap())
+        .read_line(&mut bus_port)
+        .unwrap();
+    let bus_moto_endpoint = format!("http://127.0.0.1:{}", bus_port.trim());
     let bus = "bench-events".to_owned();
-    millicast_webhook_relay::aws::sdk::eventbridge_client(&sdk)
+    millicast_webhook_relay::aws::sdk::eventbridge_client(&moto_sdk(&bus_moto_endpoint).await)
         .create_event_bus()
         .name(&bus)
         .send()
@@ -395,6 +413,7 @@ async fn main() {
         queue_url,
         secret_id,
         bus,
+        bus_moto: bus_moto_endpoint,
     };
     // A development aid, not part of `make bench`: `RELAY_BENCH_AB=/path/a,/path/b` compares
     // builds, alternating cold starts (init, then the first invocation: the first SQS send
@@ -428,8 +447,10 @@ async fn main() {
             }
         }
         drop(processes);
-        let _ = moto.kill();
-        let _ = moto.wait();
+        for server in [&mut moto, &mut bus_moto] {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
         for (((binary, init), first), cpu) in binaries.iter().zip(init).zip(first).zip(cpu_ms) {
             println!(
                 "{} init_ms {} first_invoke_ms {} cpu_ms_per_event {}",
@@ -589,6 +610,18 @@ async fn main() {
                 samples.push(ms(latency));
             }
         }
+        // Every copy reached the bus: a copy EventBridge refused would have cost an S3 write
+        // (undelivered-bus/) on top, and the figures would measure that instead.
+        let spilled = s3
+            .list_objects_v2()
+            .bucket(&env.bucket)
+            .prefix("undelivered-bus/")
+            .send()
+            .await
+            .unwrap()
+            .key_count
+            .unwrap_or(0);
+        assert_eq!(spilled, 0, "copies the bus did not take");
         report.insert("init_bus_off_ms".into(), stats(init_off));
         report.insert("init_bus_on_ms".into(), stats(init_on));
         report.insert("warm_invoke_bus_off_ms".into(), stats(warm_off));
@@ -625,5 +658,7 @@ async fn main() {
     }
     let _ = moto.kill();
     let _ = moto.wait();
+    let _ = bus_moto.kill();
+    let _ = bus_moto.wait();
     println!("{}", serde_json::Value::Object(report));
 }
