@@ -8,7 +8,8 @@
 //!   send, the Runtime API client and logging included), over rounds of 1,000 events;
 //! - peak RSS (VmHWM) after 1,000 mixed events;
 //! - the event bus output on vs off (init and warm invocation, alternating runs), with
-//!   EventBridge in a moto of its own as it is a separate service on AWS.
+//!   EventBridge in a moto of its own as it is a separate service on AWS, and warm again with
+//!   10 ms added to every AWS call (a proxy in front of each moto).
 //!
 //! Prints one JSON object on stdout (read by scripts/bench_report.py). Run with `make bench`.
 //! `RELAY_BENCH_ONLY=init|invoke|cpu|rss|bus` runs one section (for profiling; `cpu` prints the
@@ -113,6 +114,7 @@ async fn runtime_api(
     }
 }
 
+#[derive(Clone)]
 struct Env {
     binary: PathBuf,
     moto: String,
@@ -334,6 +336,52 @@ fn json_events_signed_with(count: usize, key: &[u8]) -> Vec<String> {
 }
 
 /// An SDK config for moto (the harness's own clients).
+/// The delay a [`latency_proxy`] adds to each AWS call: a round trip to a service in the same
+/// region is milliseconds, which moto on loopback does not have.
+const AWS_CALL_LATENCY: Duration = Duration::from_millis(10);
+
+/// A loopback proxy in front of `endpoint` that holds each connection for `delay` before it
+/// reaches the server: moto closes every connection after its answer, so each call waits once.
+async fn latency_proxy(endpoint: &str, delay: Duration) -> String {
+    let upstream = endpoint.trim_start_matches("http://").to_owned();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+/// Warm JSON events through a relay with the bus off and one with it on, event by event
+/// alternating, so that both see the same machine and the same moto: (off, on) latencies.
+async fn warm_bus_off_and_on(env: &Env, events: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut off = start(env, SecretMode::Literal).await;
+    let mut on = start(env, SecretMode::LiteralWithBus).await;
+    for process in [&mut off, &mut on] {
+        process.next_poll().await;
+        process.invoke_first().await;
+    }
+    let (mut warm_off, mut warm_on) = (Vec::new(), Vec::new());
+    for i in 0..events {
+        let name = JSON_SAMPLES[i % JSON_SAMPLES.len()];
+        for (process, samples) in [(&mut off, &mut warm_off), (&mut on, &mut warm_on)] {
+            let now = millicast_webhook_relay::relay::clock::now_ms();
+            let (latency, body) = process.invoke(json_event(name, now)).await;
+            assert!(body.contains("forwarded"), "{body}");
+            samples.push(ms(latency));
+        }
+    }
+    (warm_off, warm_on)
+}
+
 async fn moto_sdk(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -594,22 +642,16 @@ async fn main() {
                 samples.push(ms(polled - process.started));
             }
         }
-        let mut off = start(&env, SecretMode::Literal).await;
-        let mut on = start(&env, SecretMode::LiteralWithBus).await;
-        for process in [&mut off, &mut on] {
-            process.next_poll().await;
-            process.invoke_first().await;
-        }
-        let (mut warm_off, mut warm_on) = (Vec::new(), Vec::new());
-        for i in 0..INVOKE_RUNS * WARM_INVOCATIONS {
-            let name = JSON_SAMPLES[i % JSON_SAMPLES.len()];
-            for (process, samples) in [(&mut off, &mut warm_off), (&mut on, &mut warm_on)] {
-                let now = millicast_webhook_relay::relay::clock::now_ms();
-                let (latency, body) = process.invoke(json_event(name, now)).await;
-                assert!(body.contains("forwarded"), "{body}");
-                samples.push(ms(latency));
-            }
-        }
+        let (warm_off, warm_on) = warm_bus_off_and_on(&env, INVOKE_RUNS * WARM_INVOCATIONS).await;
+        // The same with each AWS call made a network round trip long: waiting dominates, as it
+        // does on AWS, rather than moto's CPU, which two servers on two cores may have to share.
+        let distant = Env {
+            moto: latency_proxy(&env.moto, AWS_CALL_LATENCY).await,
+            bus_moto: latency_proxy(&env.bus_moto, AWS_CALL_LATENCY).await,
+            ..env.clone()
+        };
+        let (distant_off, distant_on) =
+            warm_bus_off_and_on(&distant, INVOKE_RUNS * WARM_INVOCATIONS).await;
         // Every copy reached the bus: a copy EventBridge refused would have cost an S3 write
         // (undelivered-bus/) on top, and the figures would measure that instead.
         let spilled = s3
@@ -626,6 +668,12 @@ async fn main() {
         report.insert("init_bus_on_ms".into(), stats(init_on));
         report.insert("warm_invoke_bus_off_ms".into(), stats(warm_off));
         report.insert("warm_invoke_bus_on_ms".into(), stats(warm_on));
+        report.insert(
+            "aws_call_latency_ms".into(),
+            (AWS_CALL_LATENCY.as_millis() as u64).into(),
+        );
+        report.insert("warm_invoke_bus_off_latency_ms".into(), stats(distant_off));
+        report.insert("warm_invoke_bus_on_latency_ms".into(), stats(distant_on));
     }
 
     if runs("rss") {
