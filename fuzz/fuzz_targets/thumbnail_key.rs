@@ -24,6 +24,7 @@ fuzz_target!(|data: &[u8]| {
         &headers,
         image.as_bytes(),
         1_700_000_000_000,
+        Some(i64::MIN),
         "0f4b6c1e-2d1a-4a8e-9b5c-3e7f1a2b4c6d",
     ) else {
         return;

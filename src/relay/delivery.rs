@@ -478,6 +478,7 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
             headers,
             &image,
             run.received_ms,
+            webhook_id,
             run.delivery_id,
         )
         .map_err(|_| RelayError::InvalidThumbnailTimestamp)?;
@@ -846,6 +847,16 @@ mod tests {
         assert_eq!(accepted, Ok(Accepted::Stored));
         let objects = delivery.store().objects();
         assert_eq!(objects.len(), 3, "two images and latest.jpg");
+        // The longest webhook id, on each of them.
+        for object in &objects {
+            assert!(
+                object
+                    .metadata
+                    .contains(&("webhook-id", i64::MIN.to_string())),
+                "{}",
+                object.key
+            );
+        }
         assert_within_the_limit(&objects);
     }
 

@@ -81,19 +81,21 @@ pub struct ThumbnailPlan {
     pub feed_id: Option<String>,
     pub token_id: Option<String>,
     /// S3 user metadata: `stream-id`, `feed-id`, `token-id`, `timestamp`, `claimed-timestamp`,
-    /// `sha256`, `delivery-id` (those present).
+    /// `sha256`, `webhook-id` (decimal), `delivery-id` (those present).
     pub metadata: Vec<(&'static str, String)>,
 }
 
 impl ThumbnailPlan {
     /// Builds the plan for `image` of delivery `delivery_id`, received at `received_ms`, which
     /// stands in for a capture time that is missing, not digits, or in the future
-    /// ([`CAPTURE_AHEAD_TOLERANCE_MS`]).
+    /// ([`CAPTURE_AHEAD_TOLERANCE_MS`]). `webhook_id` is the webhook whose secret verified the
+    /// delivery (`None` for the secret held without id).
     pub fn new(
         prefix: &str,
         headers: &ThumbnailHeaders<'_>,
         image: &[u8],
         received_ms: i64,
+        webhook_id: Option<i64>,
         delivery_id: &str,
     ) -> Result<Self, CaptureTimeOutOfRange> {
         let sha256_hex = sha256_hex(image);
@@ -138,6 +140,7 @@ impl ThumbnailPlan {
             ("timestamp", timestamp),
             ("claimed-timestamp", claimed),
             ("sha256", Some(sha256_hex.clone())),
+            ("webhook-id", webhook_id.map(|id| id.to_string())),
             (
                 "delivery-id",
                 Some(delivery_id.to_owned()).filter(|id| !id.is_empty()),
@@ -178,8 +181,9 @@ impl ThumbnailPlan {
         ours.is_some() && head.metadata("delivery-id") == ours
     }
 
-    /// The metadata of `latest.jpg`: the image's, with the capture time it is compared by
-    /// always present (the receive time when the header had none).
+    /// The metadata of `latest.jpg`: the image's (its `webhook-id` too: the webhook of the
+    /// delivery that writes `latest.jpg`), without `delivery-id`, with the capture time it is
+    /// compared by always present (the receive time when the header had none).
     pub fn latest_metadata(&self) -> Vec<(&'static str, String)> {
         let mut metadata: Vec<_> = self
             .metadata
@@ -243,7 +247,7 @@ mod tests {
             token_id: None,
             timestamp,
         };
-        ThumbnailPlan::new("thumbnails/", &headers, IMAGE, NOW, "").unwrap()
+        ThumbnailPlan::new("thumbnails/", &headers, IMAGE, NOW, None, "").unwrap()
     }
 
     #[test]
@@ -304,6 +308,72 @@ mod tests {
                 ("feed-id", "feed-1".to_owned()),
                 ("timestamp", "1638463486489".to_owned()),
                 ("sha256", IMAGE_SHA256.to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_webhook_id_is_kept_on_the_image_and_on_latest_jpg() {
+        let headers = ThumbnailHeaders {
+            stream_id: Some("ZG6NWV/sample_stream"),
+            feed_id: Some("feed-1"),
+            token_id: None,
+            timestamp: Some("1638463486489"),
+        };
+        let with_id = |id| ThumbnailPlan::new("", &headers, IMAGE, NOW, id, "req-1").unwrap();
+        let plan = with_id(Some(4242));
+        assert_eq!(
+            plan.metadata,
+            vec![
+                ("stream-id", "ZG6NWV/sample_stream".to_owned()),
+                ("feed-id", "feed-1".to_owned()),
+                ("timestamp", "1638463486489".to_owned()),
+                ("sha256", IMAGE_SHA256.to_owned()),
+                ("webhook-id", "4242".to_owned()),
+                ("delivery-id", "req-1".to_owned()),
+            ]
+        );
+        assert_eq!(
+            plan.latest_metadata(),
+            vec![
+                ("stream-id", "ZG6NWV/sample_stream".to_owned()),
+                ("feed-id", "feed-1".to_owned()),
+                ("sha256", IMAGE_SHA256.to_owned()),
+                ("webhook-id", "4242".to_owned()),
+                ("timestamp", "1638463486489".to_owned()),
+            ]
+        );
+        // The extremes, in decimal: at most 20 characters.
+        for (id, decimal) in [
+            (i64::MIN, "-9223372036854775808"),
+            (i64::MAX, "9223372036854775807"),
+            (0, "0"),
+        ] {
+            assert!(
+                with_id(Some(id))
+                    .latest_metadata()
+                    .contains(&("webhook-id", decimal.to_owned()))
+            );
+        }
+        // Verified by the secret held without id: no webhook-id on either object.
+        let plan = with_id(None);
+        assert_eq!(
+            plan.metadata,
+            vec![
+                ("stream-id", "ZG6NWV/sample_stream".to_owned()),
+                ("feed-id", "feed-1".to_owned()),
+                ("timestamp", "1638463486489".to_owned()),
+                ("sha256", IMAGE_SHA256.to_owned()),
+                ("delivery-id", "req-1".to_owned()),
+            ]
+        );
+        assert_eq!(
+            plan.latest_metadata(),
+            vec![
+                ("stream-id", "ZG6NWV/sample_stream".to_owned()),
+                ("feed-id", "feed-1".to_owned()),
+                ("sha256", IMAGE_SHA256.to_owned()),
+                ("timestamp", "1638463486489".to_owned()),
             ]
         );
     }
@@ -381,7 +451,7 @@ mod tests {
             token_id: Some("tökén"),
             timestamp: None,
         };
-        let plan = ThumbnailPlan::new("", &headers, IMAGE, NOW, "").unwrap();
+        let plan = ThumbnailPlan::new("", &headers, IMAGE, NOW, None, "").unwrap();
         assert_eq!(plan.metadata, vec![("sha256", IMAGE_SHA256.to_owned())]);
         assert!(plan.key.starts_with("a/_unknown/"));
     }
@@ -443,13 +513,14 @@ mod tests {
             "99999999999999999999999",
         ] {
             assert_eq!(
-                ThumbnailPlan::new("", &headers(value), IMAGE, NOW, ""),
+                ThumbnailPlan::new("", &headers(value), IMAGE, NOW, None, ""),
                 Err(CaptureTimeOutOfRange),
                 "{value}"
             );
         }
         // i64::MAX itself is a number, just not a plausible capture: outside the window.
-        let plan = ThumbnailPlan::new("", &headers("9223372036854775807"), IMAGE, NOW, "").unwrap();
+        let plan =
+            ThumbnailPlan::new("", &headers("9223372036854775807"), IMAGE, NOW, None, "").unwrap();
         assert_eq!(plan.capture_time, CaptureTime::OutsideWindow);
     }
 
@@ -461,7 +532,7 @@ mod tests {
             token_id: None,
             timestamp: None,
         };
-        let plan = ThumbnailPlan::new("", &headers, IMAGE, NOW, "req-1").unwrap();
+        let plan = ThumbnailPlan::new("", &headers, IMAGE, NOW, None, "req-1").unwrap();
         let head = |id: Option<&str>| ObjectHead {
             etag: "\"1\"".into(),
             metadata: id
@@ -473,7 +544,7 @@ mod tests {
         assert!(!plan.is_own_object(&head(Some("req-2"))));
         assert!(!plan.is_own_object(&head(None)));
         // Without an id of its own, nothing is taken for its own.
-        let anonymous = ThumbnailPlan::new("", &headers, IMAGE, NOW, "").unwrap();
+        let anonymous = ThumbnailPlan::new("", &headers, IMAGE, NOW, None, "").unwrap();
         assert!(!anonymous.is_own_object(&head(None)));
     }
 }

@@ -113,6 +113,7 @@ fn relay_messages(doc: &Value, fifo: bool) -> Vec<(String, String, Value, QueueM
                         b"image",
                         // Received as it was captured: inside the capture-time window.
                         payload["timestamp"].as_i64().unwrap_or(0),
+                        provenance(headers).webhook_id,
                         "",
                     )
                     .expect("a capture time within a signed 64-bit integer");

@@ -488,7 +488,7 @@ async fn the_wall_needs_the_operator_policys_list_and_read_statements() {
     let relay_sdk = moto.sdk_as("relay", &moto.endpoint).await;
     let relay = fixture.relay_with(&fixture.config(&[]), &relay_sdk, &relay_sdk);
     let image = unique_jpeg("iam");
-    send_thumbnail(&relay, "acct/iam-stream", now_ms(), &image).await;
+    send_thumbnail(&relay, "acct/iam-stream", now_ms(), &image, SECRET).await;
     let latest = format!("s3://{}/thumbnails/acct/iam-stream/latest.jpg", moto.bucket);
 
     // With the operator policy: the tile, its capture time, its image.

@@ -388,14 +388,80 @@ async fn replayed_thumbnail_is_a_duplicate_and_never_overwrites() {
     assert_eq!(fixture.messages().await.len(), 1, "announced once");
 }
 
-/// A signed thumbnail of `stream` captured at `captured_ms`.
-fn thumbnail_at(stream: &str, captured_ms: i64, image: &[u8]) -> lambda_http::Request {
+/// The webhook that delivered a thumbnail, on the image and on `latest.jpg` (`webhook-id`): an
+/// image two webhooks deliver keeps the first one's; a newer frame from another webhook makes
+/// `latest.jpg` name that one; the secret held without id leaves none.
+#[tokio::test]
+async fn a_thumbnail_names_the_webhook_that_delivered_it() {
+    let fixture = Fixture::new(false).await;
+    let relay = fixture.relay_holding(&webhooks_secret()).await;
+    let image = thumbnail_jpeg();
+    let latest_key = "thumbnails/ZG6NWV/sample_stream/latest.jpg";
+    let webhook_ids = async |key: &str| {
+        let image = fixture
+            .object(key)
+            .await
+            .metadata
+            .get("webhook-id")
+            .cloned();
+        let latest = fixture
+            .object(latest_key)
+            .await
+            .metadata
+            .get("webhook-id")
+            .cloned();
+        (image, latest)
+    };
+    for (secret, status) in [(SECRET, "stored"), (PREVIOUS_SECRET, "duplicate")] {
+        let answer = relay
+            .handle(thumbnail_request(&image, &THUMBNAIL_HEADERS, secret))
+            .await;
+        assert_eq!(status_and_body(&answer).1["status"], status);
+    }
+    let key = format!(
+        "thumbnails/ZG6NWV/sample_stream/1638463486489-{}.jpg",
+        &sha256_hex(&image)[..16]
+    );
+    let first = Some(WEBHOOK.to_string());
+    assert_eq!(webhook_ids(&key).await, (first.clone(), first));
+
+    // A newer frame from the other webhook, then one verified by the secret held without id.
+    let mut captured = 1_638_463_486_489;
+    for (secret, expected) in [
+        (PREVIOUS_SECRET, Some(OTHER_WEBHOOK.to_string())),
+        (OTHER_SECRET, None),
+    ] {
+        captured += 30_000;
+        let answer = relay
+            .handle(thumbnail_at(
+                "ZG6NWV/sample_stream",
+                captured,
+                &image,
+                secret,
+            ))
+            .await;
+        assert_eq!(status_and_body(&answer).1["status"], "stored");
+        let key = format!(
+            "thumbnails/ZG6NWV/sample_stream/{captured}-{}.jpg",
+            &sha256_hex(&image)[..16]
+        );
+        assert_eq!(webhook_ids(&key).await, (expected.clone(), expected));
+    }
+}
+
+/// A thumbnail of `stream` captured at `captured_ms`, signed with `secret`.
+fn thumbnail_at(
+    stream: &str,
+    captured_ms: i64,
+    image: &[u8],
+    secret: &str,
+) -> lambda_http::Request {
     let captured = captured_ms.to_string();
     let headers = [
         ("x-millicast-stream-id", stream),
         ("x-millicast-timestamp", captured.as_str()),
     ];
-    thumbnail_request(image, &headers, SECRET)
+    thumbnail_request(image, &headers, secret)
 }
 
 #[tokio::test]
@@ -407,7 +473,7 @@ async fn latest_jpg_is_the_newest_capture_whatever_the_order_of_arrival() {
     for captured in [3_000, 1_000, 5_000, 2_000, 5_000, 4_000, 1_000] {
         let image = format!("image captured at {captured}");
         let answer = relay
-            .handle(thumbnail_at("acct/cam", captured, image.as_bytes()))
+            .handle(thumbnail_at("acct/cam", captured, image.as_bytes(), SECRET))
             .await;
         assert_eq!(status_and_body(&answer).0, 200);
         newest = newest.max(captured);
@@ -440,7 +506,12 @@ async fn instances_writing_at_once_agree_on_the_newest_latest_jpg() {
         tokio::spawn(async move {
             let image = format!("image captured at {captured}");
             let answer = relay
-                .handle(thumbnail_at("acct/race", captured, image.as_bytes()))
+                .handle(thumbnail_at(
+                    "acct/race",
+                    captured,
+                    image.as_bytes(),
+                    SECRET,
+                ))
                 .await;
             status_and_body(&answer).0
         })

@@ -1,13 +1,13 @@
 //! `relayctl wall` against moto holding what the relay itself wrote (thumbnails sent through
-//! the relay library):
+//! the relay library, which holds two webhooks' secrets and one without id):
 //! - over HTTP: the listing (streams and accounts named with the delimiter's digit, a capture
-//!   time the delimiter does not roll up), the S3 requests per look counted by a proxy in front
+//!   time the delimiter does not roll up), the webhook id of each newest frame, the S3 requests per look counted by a proxy in front
 //!   of S3 and by relayctl itself, a new capture of the same bytes, the images and their
 //!   caching, the refusals (another Host, POST, paths that are not a tile's), `--open`;
 //! - in a real browser (Debian's /usr/bin/chromium driven by tests/wall/wall.test.mjs with
 //!   playwright-core): the empty state, tiles in three states (live, quiet, never seen →
-//!   absent) in order, the keyboard, 200 % zoom, a new frame picked up without a reload or a
-//!   blank, a screenshot kept in target/wall/; then a hundred streams (the page's weight) and
+//!   absent) in order with their webhook ids, the keyboard, 200 % zoom, a new frame from
+//!   another webhook picked up without a reload or a blank, a screenshot kept in target/wall/; then a hundred streams (the page's weight) and
 //!   three hundred (what a refresh costs the page and S3).
 
 use std::collections::BTreeMap;
@@ -88,7 +88,9 @@ async fn counting_proxy(upstream: &str) -> (String, Counted) {
     (endpoint, counted)
 }
 
-/// A bucket and queue, the relay over them, and a stack naming the bucket (`--stack`).
+/// A bucket and queue, the relay over them (reading [`webhooks_secret`] from Secrets Manager,
+/// as deployed: [`SECRET`] is [`WEBHOOK`]'s, [`PREVIOUS_SECRET`] [`OTHER_WEBHOOK`]'s,
+/// [`OTHER_SECRET`] held without id), and a stack naming the bucket (`--stack`).
 struct Scene {
     fixture: Fixture,
     relay: MotoRelay,
@@ -98,7 +100,7 @@ struct Scene {
 impl Scene {
     async fn new() -> Self {
         let fixture = Fixture::new(false).await;
-        let relay = fixture.relay(&fixture.config(&[]));
+        let relay = fixture.relay_holding(&webhooks_secret()).await;
         let stack = fixture
             .create_stack(&[
                 ("BucketName", &fixture.bucket),
@@ -138,8 +140,22 @@ impl Scene {
         WallProcess::start(&all, &env)
     }
 
+    /// A thumbnail delivered by [`WEBHOOK`].
     async fn thumbnail(&self, stream_id: &str, captured_ms: i64, label: &str) {
-        send_thumbnail(&self.relay, stream_id, captured_ms, &unique_jpeg(label)).await;
+        self.thumbnail_signed(stream_id, captured_ms, label, SECRET)
+            .await;
+    }
+
+    /// A thumbnail signed with `secret` (of which webhook: [`Scene`]).
+    async fn thumbnail_signed(&self, stream_id: &str, captured_ms: i64, label: &str, secret: &str) {
+        send_thumbnail(
+            &self.relay,
+            stream_id,
+            captured_ms,
+            &unique_jpeg(label),
+            secret,
+        )
+        .await;
     }
 
     /// `count` streams `{account}/{prefix}-NNN`, captured `age_ms` ago, eight at a time.
@@ -160,6 +176,20 @@ impl Scene {
             .collect::<Vec<()>>()
             .await;
     }
+}
+
+/// Each tile's webhook id, by tile id (`None`: shown as "—").
+fn webhook_ids(streams: &Value) -> BTreeMap<String, Option<String>> {
+    streams["tiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tile| {
+            let id = tile["webhookId"].as_str().map(str::to_owned);
+            assert!(id.is_some() || tile["webhookId"].is_null(), "{tile}");
+            (tile["id"].as_str().unwrap().to_owned(), id)
+        })
+        .collect()
 }
 
 fn tile_ids(streams: &Value) -> Vec<String> {
@@ -188,14 +218,15 @@ async fn the_wall_over_http_lists_every_latest_jpg_cheaply() {
     let scene = Scene::new().await;
     let now = now_ms();
     // Named with the delimiter's digit (a stream "1", an account "1ACME", a stream "1lobby"),
-    // an ordinary one, and one whose capture time does not start with 1 (not rolled up).
-    for (id, captured) in [
-        ("LOCAL1/cam-1", now - 1_000),
-        ("LOCAL1/1lobby", now - 2_000),
-        ("1ACME/1", now - 3_000),
-        ("LOCAL1/old-clock", 999),
+    // an ordinary one, and one whose capture time does not start with 1 (not rolled up); one
+    // verified by the secret held without id, the others by webhook 4242's.
+    for (id, captured, secret) in [
+        ("LOCAL1/cam-1", now - 1_000, SECRET),
+        ("LOCAL1/1lobby", now - 2_000, OTHER_SECRET),
+        ("1ACME/1", now - 3_000, SECRET),
+        ("LOCAL1/old-clock", 999, SECRET),
     ] {
-        scene.thumbnail(id, captured, id).await;
+        scene.thumbnail_signed(id, captured, id, secret).await;
     }
     // A stream that only ever sent an event: no tile.
     let event = millicast_webhooks::samples::json_sample("feeds-started", now).unwrap();
@@ -252,6 +283,17 @@ async fn the_wall_over_http_lists_every_latest_jpg_cheaply() {
         ]
     );
     assert_eq!(first["notices"], json!([]));
+    // Each newest frame's webhook, as the relay recorded it on latest.jpg.
+    let webhook = Some(WEBHOOK.to_string());
+    assert_eq!(
+        webhook_ids(&first),
+        BTreeMap::from([
+            ("1ACME/1".to_owned(), webhook.clone()),
+            ("LOCAL1/1lobby".to_owned(), None),
+            ("LOCAL1/cam-1".to_owned(), webhook.clone()),
+            ("LOCAL1/old-clock".to_owned(), webhook.clone()),
+        ])
+    );
     assert_eq!(first["lastLook"]["list"], 3);
     // The HEADs were the first look's: nothing changed since.
     assert_eq!(first["requests"]["head"], 4);
@@ -279,7 +321,8 @@ async fn the_wall_over_http_lists_every_latest_jpg_cheaply() {
         ),
         (Some(3), Some(0))
     );
-    // A new capture with the very same bytes (same ETag): its write time changed, so it is read.
+    // A new capture with the very same bytes (same ETag), delivered by the other webhook: its
+    // write time changed, so it is read, and the tile names the other webhook.
     let cam = tiles
         .iter()
         .find(|t| t["id"] == "LOCAL1/cam-1")
@@ -292,6 +335,7 @@ async fn the_wall_over_http_lists_every_latest_jpg_cheaply() {
         "LOCAL1/cam-1",
         recaptured,
         &unique_jpeg("LOCAL1/cam-1"),
+        PREVIOUS_SECRET,
     )
     .await;
     let changed = next_look(&wall, quiet["looks"].as_u64().unwrap()).await;
@@ -303,6 +347,11 @@ async fn the_wall_over_http_lists_every_latest_jpg_cheaply() {
         .find(|t| t["id"] == "LOCAL1/cam-1")
         .unwrap();
     assert_eq!(cam_now["captureMs"].as_i64(), Some(recaptured));
+    assert_eq!(
+        cam_now["webhookId"],
+        json!(OTHER_WEBHOOK.to_string()),
+        "{cam_now}"
+    );
     assert_eq!(
         cam_now["image"], cam["image"],
         "same bytes, same image address"
@@ -341,6 +390,21 @@ async fn the_wall_over_http_lists_every_latest_jpg_cheaply() {
     );
     // Only a tile's latest.jpg: not another object, not another stream.
     let key = stored.key.replace("latest.jpg", "");
+    assert_eq!(stored.metadata["webhook-id"], OTHER_WEBHOOK.to_string());
+    // Each capture's own image keeps the webhook that delivered it, too (by key: in capture
+    // order).
+    let delivered_by: BTreeMap<String, String> = scene
+        .fixture
+        .objects_under(&key)
+        .await
+        .into_iter()
+        .filter(|image| !image.key.ends_with("latest.jpg"))
+        .map(|image| (image.key, image.metadata["webhook-id"].clone()))
+        .collect();
+    assert_eq!(
+        delivered_by.into_values().collect::<Vec<_>>(),
+        [WEBHOOK.to_string(), OTHER_WEBHOOK.to_string()]
+    );
     let images = scene.fixture.keys().await;
     let other = images
         .iter()
@@ -420,7 +484,14 @@ async fn with_nothing_to_show_the_wall_says_what_to_do() {
     // Thumbnails, but the relay writes no latest.jpg (THUMBNAIL_LATEST=false).
     let config = scene.fixture.config(&[("THUMBNAIL_LATEST", "false")]);
     let relay = scene.fixture.relay(&config);
-    send_thumbnail(&relay, "LOCAL1/cam-1", now_ms(), &unique_jpeg("no latest")).await;
+    send_thumbnail(
+        &relay,
+        "LOCAL1/cam-1",
+        now_ms(),
+        &unique_jpeg("no latest"),
+        SECRET,
+    )
+    .await;
     drop(wall);
     let wall = scene.wall(&[], None, &[]);
     wall.wait_for_stderr("stream(s)").await;
@@ -559,9 +630,14 @@ async fn the_wall_in_a_real_browser() {
         ("LOCAL1/live-main", now - 40_000),
     ];
     let quiet = ("LOCAL1/studio-a", now - 10 * 60_000);
-    for (id, captured) in live.iter().chain([&quiet]) {
-        scene.thumbnail(id, *captured, id).await;
+    // The live ones delivered by webhook 4242, the quiet one verified by the secret held without
+    // id: no webhook id to show.
+    for (id, captured) in live {
+        scene.thumbnail(id, captured, id).await;
     }
+    scene
+        .thumbnail_signed(quiet.0, quiet.1, quiet.0, OTHER_SECRET)
+        .await;
     // Never seen: the stream started (an event on the queue) but no thumbnail came.
     let started_event = millicast_webhooks::samples::json_sample("feeds-started", now)
         .unwrap()
@@ -576,23 +652,33 @@ async fn the_wall_in_a_real_browser() {
         .0,
         200
     );
-    let tile = |(id, captured): (&str, i64), state: &str| json!({"id": id, "captureMs": captured, "state": state});
+    let tile = |(id, captured): (&str, i64), state: &str, webhook: Option<i64>| json!({"id": id, "captureMs": captured, "state": state, "webhookId": webhook.map(|id| id.to_string())});
     browser
         .reply(json!({
             "stack": scene.stack,
-            "tiles": [tile(live[0], "live"), tile(live[1], "live"), tile(quiet, "quiet")],
+            "tiles": [
+                tile(live[0], "live", Some(WEBHOOK)),
+                tile(live[1], "live", Some(WEBHOOK)),
+                tile(quiet, "quiet", None),
+            ],
             "absent": ["LOCAL1/never-seen"],
         }))
         .await;
 
-    // A new frame of a live stream, while the page watches its tile.
+    // A new frame of a live stream, delivered by the other webhook, while the page watches its
+    // tile.
     browser.expect_step("new-frame").await;
     let captured = now_ms();
     scene
-        .thumbnail("LOCAL1/cam-1", captured, "LOCAL1/cam-1 again")
+        .thumbnail_signed(
+            "LOCAL1/cam-1",
+            captured,
+            "LOCAL1/cam-1 again",
+            PREVIOUS_SECRET,
+        )
         .await;
     browser
-        .reply(json!({"id": "LOCAL1/cam-1", "captureMs": captured}))
+        .reply(json!({"id": "LOCAL1/cam-1", "captureMs": captured, "webhookId": OTHER_WEBHOOK.to_string()}))
         .await;
     let result = browser.finish().await;
     println!("browser test result: {result:#}");

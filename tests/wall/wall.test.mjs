@@ -86,6 +86,7 @@ const tiles = (page) =>
       datetime: tile.querySelector("time").dateTime,
       age: tile.querySelector(".age").textContent,
       webhook: tile.querySelector(".webhook-id").textContent,
+      webhookTitle: tile.querySelector(".webhook-id").title,
       image: tile.querySelector(".frame img").getAttribute("src"),
     })),
   );
@@ -131,13 +132,15 @@ async function states(page, traffic, result) {
   const shown = await tiles(page);
   assert.deepEqual(
     shown.map((t) => [t.id, t.state, t.datetime, t.webhook]),
-    expected.tiles.map((t) => [t.id, t.state, new Date(t.captureMs).toISOString(), "—"]),
-    "live first, then quiet; each with its capture time and state in words",
+    expected.tiles.map((t) => [t.id, t.state, new Date(t.captureMs).toISOString(), t.webhookId ?? "—"]),
+    "live first, then quiet; each with its capture time, state in words and webhook id",
   );
   for (const tile of shown) {
     const [account, stream] = tile.id.split("/");
     assert.equal(tile.name, `${account} / ${stream}`);
     assert.match(tile.age, /^(just now|\d+ s ago|\d+ min ago)$/);
+    // "—" says why there is no id; an id says what it is.
+    assert.match(tile.webhookTitle, tile.webhook === "—" ? /^no webhook id recorded/ : /^the webhook whose secret verified/);
   }
   for (const absent of expected.absent) {
     assert.equal(await page.$(`[data-id="${absent}"]`), null, `${absent} never sent a thumbnail: no tile`);
@@ -234,9 +237,11 @@ async function states(page, traffic, result) {
       navigations: performance.getEntriesByType("navigation").length,
       watch: window.wallTestWatch,
       first: document.querySelector(".tile").dataset.id,
+      webhook: tile.querySelector(".webhook-id").textContent,
     };
   }, id);
   assert.ok(after.sameTile, "the tile was updated in place");
+  assert.equal(after.webhook, frame.webhookId, "the new frame's webhook");
   assert.equal(after.marker, "the first load", "no reload");
   assert.equal(after.navigations, 1);
   assert.equal(after.first, id, "the order held");

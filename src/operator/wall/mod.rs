@@ -1,7 +1,8 @@
 //! `relayctl wall`: every stream's newest frame on one local web page.
 //!
 //! It reads only what the relay writes: the thumbnail prefix, and each stream's `latest.jpg`
-//! with its capture time (`timestamp` metadata). A look at the bucket is one `ListObjectsV2`
+//! with its capture time and the webhook that delivered it (`timestamp` and `webhook-id`
+//! metadata). A look at the bucket is one `ListObjectsV2`
 //! ([`listing`]) plus a `HeadObject` for each `latest.jpg` whose ETag or write time changed
 //! since the last look; looks happen only while a page asks for them, at most once per refresh
 //! interval, whatever the number of pages open. The images go through relayctl ([`server`]):
@@ -81,6 +82,11 @@ pub struct Tile {
     pub capture_ms: Option<i64>,
     /// Whether `capture_ms` is the capture time (false: the object's write time stands in).
     pub capture_known: bool,
+    /// The webhook that delivered the newest frame (`latest.jpg`'s `webhook-id`), in decimal:
+    /// a string, which a browser's numbers could not always hold exactly. `None` when
+    /// `latest.jpg` has none (the relay held the secret without id, or is older than the
+    /// metadata) or it was not read yet.
+    pub webhook_id: Option<String>,
     /// The image's address on this server, naming its ETag.
     pub image: String,
     pub bytes: i64,
@@ -154,13 +160,15 @@ impl Snapshot {
 }
 
 /// What a look remembers of each `latest.jpg`: the version it read (ETag and write time: a
-/// newer capture of the very same bytes has the same ETag) and the capture time read for it.
+/// newer capture of the very same bytes has the same ETag) and the capture time and webhook id
+/// read for it.
 #[derive(Debug, Clone)]
 struct Known {
     etag: String,
     /// S3's write time, in whole seconds (what both the listing and HeadObject give).
     written_s: Option<i64>,
     capture_ms: Option<i64>,
+    webhook_id: Option<String>,
 }
 
 impl Known {
@@ -280,7 +288,8 @@ impl Wall {
         }
     }
 
-    /// One look: list, then read the capture time of each `latest.jpg` that changed.
+    /// One look: list, then read the capture time and webhook id of each `latest.jpg` that
+    /// changed.
     async fn look(&self, known: &mut HashMap<String, Known>) -> Snapshot {
         let started = Instant::now();
         let now = now_ms();
@@ -386,17 +395,18 @@ impl Wall {
             .send()
             .await
             .map_err(|e| OperatorError::aws("s3 HeadObject", e))?;
-        let capture_ms = head
-            .metadata()
-            .and_then(|metadata| metadata.get("timestamp"))
+        let metadata = |name: &str| head.metadata().and_then(|metadata| metadata.get(name));
+        let capture_ms = metadata("timestamp")
             .and_then(|value| millicast_webhooks::thumbnail::parse_timestamp_ms(value))
             .and_then(|ms| i64::try_from(ms).ok());
+        let webhook_id = metadata("webhook-id").and_then(|value| webhook_id(value));
         // The object may have changed since the listing: what was read is what it is now.
         let written_s = millis_of(head.last_modified()).or(object.last_modified_ms);
         Ok(Known {
             etag: head.e_tag().unwrap_or(&object.etag).to_owned(),
             written_s: written_s.map(|ms| ms.div_euclid(1000)),
             capture_ms,
+            webhook_id,
         })
     }
 
@@ -544,6 +554,12 @@ pub fn etag_version(etag: &str) -> String {
     version
 }
 
+/// A `webhook-id` value as the relay writes it (a signed 64-bit decimal), in its canonical form;
+/// anything else is not a webhook id.
+fn webhook_id(value: &str) -> Option<String> {
+    value.parse::<i64>().ok().map(|id| id.to_string())
+}
+
 fn tile(object: &LatestObject, known: Option<&Known>) -> Tile {
     let capture = known.and_then(|known| known.capture_ms);
     let etag = known.map_or(object.etag.as_str(), |known| known.etag.as_str());
@@ -553,6 +569,7 @@ fn tile(object: &LatestObject, known: Option<&Known>) -> Tile {
         stream: object.stream.clone(),
         capture_ms: capture.or(object.last_modified_ms),
         capture_known: capture.is_some(),
+        webhook_id: known.and_then(|known| known.webhook_id.clone()),
         image: format!(
             "/img/{}/{}/{LATEST}?v={}",
             object.account,
@@ -586,6 +603,7 @@ mod tests {
             etag: "\"abc\"".into(),
             written_s: Some(1),
             capture_ms: Some(900),
+            webhook_id: Some("4242".into()),
         };
         assert!(known.is_version_of(&object("\"abc\"")));
         assert!(!known.is_version_of(&object("\"abd\"")));
@@ -599,12 +617,36 @@ mod tests {
         assert_eq!(tile.id, "LOCAL1/cam-1");
         assert_eq!(tile.image, "/img/LOCAL1/cam-1/latest.jpg?v=abc");
         assert_eq!((tile.capture_ms, tile.capture_known), (Some(900), true));
-        // Not read (yet): the write time stands in, and says so.
+        assert_eq!(tile.webhook_id.as_deref(), Some("4242"));
+        // Not read (yet): the write time stands in, and says so; no webhook id is known.
         let unread = super::tile(&object("\"abc\""), None);
         assert_eq!(
-            (unread.capture_ms, unread.capture_known),
-            (Some(1_000), false)
+            (
+                unread.capture_ms,
+                unread.capture_known,
+                unread.webhook_id.as_deref()
+            ),
+            (Some(1_000), false, None)
         );
+        let json = serde_json::to_value(&tile).unwrap();
+        assert_eq!(json["webhookId"], "4242");
+        assert_eq!(
+            serde_json::to_value(&unread).unwrap()["webhookId"],
+            serde_json::Value::Null
+        );
+    }
+
+    #[test]
+    fn webhook_ids_are_read_as_the_relay_writes_them() {
+        assert_eq!(webhook_id("4242").as_deref(), Some("4242"));
+        assert_eq!(
+            webhook_id("-9223372036854775808").as_deref(),
+            Some("-9223372036854775808")
+        );
+        assert_eq!(webhook_id("+7").as_deref(), Some("7"));
+        for not_an_id in ["", "9223372036854775808", "12a", " 1", "1.0", "<b>1</b>"] {
+            assert_eq!(webhook_id(not_an_id), None, "{not_an_id:?}");
+        }
     }
 
     #[test]

@@ -49,6 +49,21 @@ pub const PREVIOUS_SECRET: &str = "cHJldmlvdXMtc2VjcmV0LWR1cmluZy1yb3RhdGlvbg=="
 /// A secret the relay does not know.
 pub const OTHER_SECRET: &str = samples::WRONG_SECRET;
 
+/// The webhook whose secret is [`SECRET`] in [`webhooks_secret`].
+pub const WEBHOOK: i64 = 4242;
+/// The webhook whose secret is [`PREVIOUS_SECRET`] in [`webhooks_secret`].
+pub const OTHER_WEBHOOK: i64 = 77;
+/// A secret value naming two webhooks ([`WEBHOOK`], [`OTHER_WEBHOOK`]) and holding
+/// [`OTHER_SECRET`] without id (the `webhooks` form: docs/operate.md).
+pub fn webhooks_secret() -> String {
+    serde_json::json!({"webhooks": [
+        {"id": WEBHOOK, "current": SECRET},
+        {"id": OTHER_WEBHOOK, "current": PREVIOUS_SECRET},
+        {"current": OTHER_SECRET},
+    ]})
+    .to_string()
+}
+
 pub fn project_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -470,6 +485,14 @@ impl Fixture {
         let queue = SqsEventQueue::new(self.sqs.clone(), &config.event_queue_url);
         let secrets = secret_store(&config.secrets, || aws::secrets_client(secrets_sdk)).await;
         Relay::new(config, secrets, store, queue).with_log_sink(CapturedLog::default().sink())
+    }
+
+    /// The relay as deployed, reading `value` from a Secrets Manager secret of this fixture
+    /// (`WEBHOOK_SECRET_ID`): [`webhooks_secret`] makes it know webhook ids.
+    pub async fn relay_holding(&self, value: &str) -> MotoRelay {
+        let secret_id = self.create_secret(value).await;
+        let config = self.config(&[("WEBHOOK_SECRET", ""), ("WEBHOOK_SECRET_ID", &secret_id)]);
+        self.relay_with_secrets(&config, &self.sdk).await
     }
 
     /// A Secrets Manager secret (in moto) named after this fixture, holding `value`.

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use millicast_webhooks::samples::{self, SAMPLE_JPEG};
 
-use super::{MotoRelay, SECRET, status_and_body, thumbnail_request};
+use super::{MotoRelay, status_and_body, thumbnail_request};
 
 /// A running `relayctl wall`.
 pub struct WallProcess {
@@ -119,11 +119,18 @@ pub fn unique_jpeg(label: &str) -> Vec<u8> {
     image
 }
 
-/// A thumbnail of `stream_id` captured at `captured_ms`, sent through the relay: "stored".
-pub async fn send_thumbnail(relay: &MotoRelay, stream_id: &str, captured_ms: i64, image: &[u8]) {
+/// A thumbnail of `stream_id` captured at `captured_ms`, signed with `secret` and sent through
+/// the relay: "stored".
+pub async fn send_thumbnail(
+    relay: &MotoRelay,
+    stream_id: &str,
+    captured_ms: i64,
+    image: &[u8],
+    secret: &str,
+) {
     let headers = samples::thumbnail_headers(stream_id, captured_ms);
     let refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let answer = status_and_body(&relay.handle(thumbnail_request(image, &refs, SECRET)).await);
+    let answer = status_and_body(&relay.handle(thumbnail_request(image, &refs, secret)).await);
     assert_eq!(
         answer,
         (200, serde_json::json!({"status": "stored"})),

@@ -11,7 +11,7 @@ const notices = document.getElementById("notices");
 const summary = document.getElementById("summary");
 const filter = document.getElementById("filter");
 
-/** id → { el, link, img, word, label, time, age, data, state, shown, wanted, visible } */
+/** id → { el, link, img, word, label, time, age, webhook, data, state, shown, wanted, visible } */
 const tiles = new Map();
 let snapshot = null;
 let offset = 0; // relayctl's clock minus this browser's
@@ -94,6 +94,7 @@ function build(data) {
   const label = element("span", { className: "label" });
   const time = element("time");
   const age = element("span", { className: "age" });
+  const webhook = element("span", { className: "webhook-id" });
   const el = element(
     "li",
     { className: "tile", dataset: { id: data.id } },
@@ -103,15 +104,10 @@ function build(data) {
       { className: "meta" },
       element("div", { className: "head" }, name, element("span", { className: "state" }, element("span", { "aria-hidden": "true", className: "dot" }), " ", word)),
       element("p", { className: "captured" }, label, " ", time, " · ", age),
-      element(
-        "p",
-        { className: "webhook" },
-        "webhook ",
-        element("span", { className: "webhook-id", title: "The relay does not record in S3 which webhook delivered the image" }, "—"),
-      ),
+      element("p", { className: "webhook" }, "webhook ", webhook),
     ),
   );
-  const tile = { el, link, img, word, label, time, age, data, state: null, shown: data.image, wanted: data.image, visible: false };
+  const tile = { el, link, img, word, label, time, age, webhook, data, state: null, shown: data.image, wanted: data.image, visible: false };
   render(tile);
   return tile;
 }
@@ -131,6 +127,13 @@ function render(tile) {
   }
   const label = data.captureKnown ? "captured" : "written";
   if (tile.label.textContent !== label) tile.label.textContent = label;
+  // latest.jpg's webhook-id: the webhook whose secret verified the delivery of this frame.
+  const [webhook, why] =
+    data.webhookId == null
+      ? ["—", "no webhook id recorded (held without id, or written by an older relay)"]
+      : [data.webhookId, "the webhook whose secret verified the delivery of this frame"];
+  if (tile.webhook.textContent !== webhook) tile.webhook.textContent = webhook;
+  if (tile.webhook.title !== why) tile.webhook.title = why;
   if (data.captureMs == null) {
     tile.time.textContent = "at an unknown time";
     tile.age.textContent = "";
