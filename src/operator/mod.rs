@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod platform;
 pub mod redrive;
 pub mod replay;
+pub mod sdk;
 pub mod stack;
 pub mod status;
 #[cfg(feature = "wall")]

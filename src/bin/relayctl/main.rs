@@ -26,6 +26,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use millicast_webhook_relay::operator::error::OperatorError;
+use millicast_webhook_relay::operator::sdk::AwsOptions;
 
 use cmd::{
     contract, events, history, quarantine, redrive, register, rotate, secret, send, sign, status,
@@ -45,6 +46,15 @@ struct Cli {
     // Listed last: clap would otherwise place it among each command's own flags.
     #[arg(short, long, global = true, display_order = 1000)]
     verbose: bool,
+    /// The AWS profile of the shared config and credentials files (SSO, credential_process,
+    /// role_arn with source_profile, `aws login`), as the AWS CLI's --profile [default:
+    /// AWS_PROFILE, else default].
+    #[arg(long, global = true, value_name = "NAME", display_order = 1001)]
+    profile: Option<String>,
+    /// The AWS region [default: AWS_REGION; with --stack, the region of that stack's
+    /// samconfig.toml in the working directory; else the profile's].
+    #[arg(long, global = true, value_name = "REGION", display_order = 1002)]
+    region: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -98,6 +108,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    aws_clients::configure(AwsOptions {
+        profile: cli.profile.clone(),
+        region: cli.region.clone(),
+    });
     let result = match cli.command {
         Command::Sign(args) => args.run(),
         Command::Send(args) => args.run(),
