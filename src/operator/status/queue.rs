@@ -84,7 +84,7 @@ pub(super) async fn queue_check(
     }
 }
 
-pub(super) async fn dead_letter_check(clients: &Clients, url: &str) -> Check {
+pub(super) async fn dead_letter_check(clients: &Clients, url: &str, _stack: &str) -> Check {
     match visible_messages(clients, url, "the dead-letter queue").await {
         Ok((0, 0)) => Check::new("dead-letter", Level::Green, "empty"),
         Ok((visible, in_flight)) => Check::new(
