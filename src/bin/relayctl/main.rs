@@ -87,7 +87,7 @@ enum Command {
     Rotate(rotate::RotateArgs),
     /// Disconnect webhooks from the relay: delete each on the platform (so it stops posting
     /// here) and remove its secret from the relay's. Default: every webhook pointing at the
-    /// function URL. Needs MILLICAST_API_SECRET.
+    /// function URL. Needs MILLICAST_API_SECRET, except with --keep-webhook.
     Unregister(unregister::UnregisterArgs),
     /// The relay's health at a glance: the stack, the webhook on the platform, the queues,
     /// what waits in the bucket, alarms and the last hour's metrics. Exit code 1 when a check is
