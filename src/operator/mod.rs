@@ -5,6 +5,7 @@
 //! `wall`); what fails says why in one [`error::OperatorError`]. Never
 //! linked into the Lambda.
 
+pub mod dead_letters;
 pub mod error;
 pub mod history;
 pub mod lifecycle;

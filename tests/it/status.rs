@@ -284,7 +284,11 @@ async fn status_shows_health_and_each_red_case() {
         .send()
         .await
         .unwrap();
-    rig.assert_red("dead-letter", "1 message(s)", "relayctl tail --queue-url");
+    rig.assert_red(
+        "dead-letter",
+        "1 message(s)",
+        &format!("relayctl tail --queue-url {}, fix the consumer, then relayctl dead-letters move-back --stack {stack}", rig.dlq_url),
+    );
     fixture
         .sqs
         .purge_queue()

@@ -29,8 +29,8 @@ use millicast_webhook_relay::operator::error::OperatorError;
 use millicast_webhook_relay::operator::sdk::AwsOptions;
 
 use cmd::{
-    contract, events, history, quarantine, redrive, register, rotate, secret, send, sign, status,
-    tail, unregister, wall, webhooks,
+    contract, dead_letters, events, history, quarantine, redrive, register, rotate, secret, send,
+    sign, status, tail, unregister, wall, webhooks,
 };
 use error::{Error, rust_log_wants_detail};
 
@@ -69,6 +69,9 @@ enum Command {
     Tail(tail::TailArgs),
     /// Send the events spilled to `undelivered/` back to the queue, deleting each once sent.
     Redrive(redrive::RedriveArgs),
+    /// The dead-letter queue: messages consumers failed five times.
+    #[command(subcommand)]
+    DeadLetters(dead_letters::DeadLettersCommand),
     /// Deliveries the relay could not verify, kept under `quarantine/`.
     #[command(subcommand)]
     Quarantine(quarantine::QuarantineCommand),
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
         Command::Send(args) => args.run(),
         Command::Tail(args) => block_on(args.run()),
         Command::Redrive(args) => block_on(args.run()),
+        Command::DeadLetters(command) => block_on(command.run()),
         Command::Quarantine(command) => block_on(command.run()),
         Command::History(args) => block_on(args.run()),
         Command::Secret(command) => block_on(command.run()),
