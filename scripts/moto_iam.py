@@ -27,6 +27,9 @@ What it does:
      operator-without-<Sid>   the same minus one statement, for every Sid
      consumer                 the ConsumerPolicy document
      consumer-without-<Sid>   the same minus one statement, for every Sid
+     assumer                  only sts:AssumeRole on the role <stack>-operator, which holds the
+                              OperatorPolicy document; one session of that role is made at setup
+                              (operatorSession: a role session's key, id and token)
    and a CloudFormation stack <stack> holding the template's outputs for those resources (the
    event queue's RedrivePolicy names the dead-letter queue, as the template's does), so that
    `relayctl --stack <stack>` reads them as on AWS (its FunctionUrl names no relay: pass
@@ -520,7 +523,9 @@ def plan(args: argparse.Namespace) -> tuple[list[Op], dict]:
     consumer = prepare("consumer", as_list(consumer_document["Statement"]))
     consumer_version = consumer_document.get("Version")
 
-    users = [User("admin", None), User("relay", relay)]
+    assume = [{"Sid": "AssumeOperatorRole", "Effect": "Allow", "Action": "sts:AssumeRole",
+               "Resource": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:role/{stack}-operator"}]
+    users = [User("admin", None), User("relay", relay), User("assumer", assume)]
     users += [User(f"relay-without-{sid}", [s for s in relay if s["Sid"] != sid]) for sid in function_sids]
     for label, statements, sids, version in (("operator", operator, operator_sids, operator_version),
                                              ("consumer", consumer, consumer_sids, consumer_version)):
@@ -611,6 +616,31 @@ def plan(args: argparse.Namespace) -> tuple[list[Op], dict]:
         return {"StackName": stack, "TemplateBody": json.dumps(template)}
 
     ops.append(Op("cloudformation", "create_stack", stack_template))
+
+    # An operator role with OperatorPolicy, the user `assumer` that may only assume it, and one
+    # session of it: relayctl's profiles with role_arn/source_profile assume it through STS
+    # (moto implements AssumeRole); the SSO and `aws login` stand-ins of tests hand out the
+    # session's credentials (role credentials carry a session token, which moto accepts only
+    # with a role session's key).
+    role_name = f"{stack}-operator"
+    role_arn = f"arn:{PARTITION}:iam::{ACCOUNT_ID}:role/{role_name}"
+    state["operatorRoleArn"] = role_arn
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:user/assumer"},
+         "Action": "sts:AssumeRole"}]}
+    ops.append(Op("iam", "create_role", lambda: {"RoleName": role_name, "AssumeRolePolicyDocument": json.dumps(trust)}))
+    ops.append(Op("iam", "put_role_policy", lambda: {
+        "RoleName": role_name, "PolicyName": POLICY_NAME,
+        "PolicyDocument": json.dumps(document(resolve(operator, ctx), operator_version))}))
+
+    def session_created(result: dict) -> None:
+        credentials = result["Credentials"]
+        state["operatorSession"] = {"accessKeyId": credentials["AccessKeyId"],
+                                    "secretAccessKey": credentials["SecretAccessKey"],
+                                    "sessionToken": credentials["SessionToken"]}
+
+    ops.append(Op("sts", "assume_role", lambda: {"RoleArn": role_arn, "RoleSessionName": "operator-session",
+                                                 "DurationSeconds": 3600}, session_created))
 
     for user in users:
         ops.append(Op("iam", "create_user", lambda user=user: {"UserName": user.name}))
@@ -964,6 +994,8 @@ def main(argv: list[str] | None = None) -> int:
             "dlqUrl": state["dlqUrl"],
             "dlqArn": state["dlqArn"],
             "secretArn": state["secretArn"],
+            "operatorRoleArn": state["operatorRoleArn"],
+            "operatorSession": state["operatorSession"],
             "standIns": {
                 "sqs:StartMessageMoveTask": "moves every visible message at once (install_message_move_task)",
                 "sqs:ListMessageMoveTasks": "the tasks started here",

@@ -246,9 +246,10 @@ class DefaultTemplate(IamAssertions):
         info = self.rig.info
         n = info["unauthenticatedRequests"]
         # By the documented setup: CreateBucket, PutBucketEncryption, CreateQueue +
-        # GetQueueAttributes for each of the two queues, CreateSecret, CreateStack, then
-        # CreateUser + PutUserPolicy + CreateAccessKey per user.
-        self.assertEqual(n, 2 + 2 * 2 + 1 + 1 + 3 * len(info["users"]))
+        # GetQueueAttributes for each of the two queues, CreateSecret, CreateStack, CreateRole +
+        # PutRolePolicy + AssumeRole (the operator role and its session), then CreateUser +
+        # PutUserPolicy + CreateAccessKey per user.
+        self.assertEqual(n, 2 + 2 * 2 + 1 + 1 + 3 + 3 * len(info["users"]))
         # By what moto logged: the first n requests are the setup (all succeeded), the next
         # two are the rig's probes: relay's ListBuckets (403: authorized, denied) and its
         # PutObject of <ThumbnailPrefix>probe (200).
@@ -423,6 +424,24 @@ class DefaultTemplate(IamAssertions):
                 admin.delete_message(QueueUrl=info["queueUrl"], ReceiptHandle=message["ReceiptHandle"])
         self.assertIn('{"moved":1}', bodies)
 
+    def test_the_operator_role_is_assumed_and_its_session_holds_the_operator_policy(self):
+        info = self.rig.info
+        sts = self.rig.client("sts", "assumer")
+        assumed = self.assertAllowed(sts.assume_role, RoleArn=info["operatorRoleArn"], RoleSessionName="test")
+        self.assertDenied(self.rig.client("sts", "operator").assume_role,
+                          RoleArn=info["operatorRoleArn"], RoleSessionName="test")
+        self.assertDenied(self.rig.client("s3", "assumer").list_objects_v2, Bucket=info["bucket"])
+        for credentials in (assumed["Credentials"], {"AccessKeyId": info["operatorSession"]["accessKeyId"],
+                                                     "SecretAccessKey": info["operatorSession"]["secretAccessKey"],
+                                                     "SessionToken": info["operatorSession"]["sessionToken"]}):
+            s3 = boto3.client("s3", endpoint_url=info["endpoint"], region_name=info["region"],
+                              aws_access_key_id=credentials["AccessKeyId"],
+                              aws_secret_access_key=credentials["SecretAccessKey"],
+                              aws_session_token=credentials["SessionToken"],
+                              config=Config(s3={"addressing_style": "path"}))
+            self.assertAllowed(s3.list_objects_v2, Bucket=info["bucket"])
+            self.assertDenied(s3.delete_object, Bucket=info["bucket"], Key="anything")
+
     def test_operator_reads_the_accounts_lambda_concurrency(self):
         # scripts/lambda_stand_in.py behind moto's IAM check (and a signature check that holds).
         settings = self.assertAllowed(self.rig.client("lambda", "operator").get_account_settings)
@@ -478,7 +497,7 @@ class DefaultTemplate(IamAssertions):
         users = self.rig.info["users"]
         function_sids, operator_sids, consumer_sids = template_sids()
         self.assertTrue(function_sids and operator_sids and consumer_sids)
-        expected = {"admin", "relay", "operator", "consumer"}
+        expected = {"admin", "relay", "operator", "consumer", "assumer"}
         for base, sids in (("relay", function_sids), ("operator", operator_sids), ("consumer", consumer_sids)):
             full = users[base]["policy"]["Statement"]
             self.assertEqual([s["Sid"] for s in full], sids)
@@ -543,7 +562,7 @@ class ChangedTemplate(IamAssertions):
         self.assertEqual((info["stackName"], info["bucket"]), ("iam-alt", "iam-alt-bucket"))
         self.assertEqual(info["parameters"]["ThumbnailPrefix"], "thumbs/")
         self.assertIn("relay-without-ExtraProbe", info["users"])
-        self.assertEqual(info["unauthenticatedRequests"], 8 + 3 * len(info["users"]))
+        self.assertEqual(info["unauthenticatedRequests"], 11 + 3 * len(info["users"]))
         self.assertAllowed(self.put, "relay", "extra/x")
         self.assertAllowed(self.put, "relay", "thumbs/x")
         self.assertDenied(self.put, "relay", "thumbnails/x")

@@ -23,6 +23,10 @@ pub struct IamMoto {
     pub secret_arn: String,
     /// The CloudFormation stack with the template's outputs (`relayctl --stack`).
     pub stack_name: String,
+    /// A role holding the OperatorPolicy document, which only the user `assumer` may assume.
+    pub operator_role_arn: String,
+    /// One session of that role, made at setup: (access key id, secret, session token).
+    pub operator_session: (String, String, String),
     /// The customer-managed key every resource is under (`start_with_kms_key`), else None.
     pub kms_key_arn: Option<String>,
     users: HashMap<String, (String, String)>,
@@ -92,6 +96,16 @@ impl IamMoto {
             queue_arn: text("queueArn"),
             secret_arn: text("secretArn"),
             stack_name: text("stackName"),
+            operator_role_arn: text("operatorRoleArn"),
+            operator_session: {
+                let session = &setup["operatorSession"];
+                let field = |name: &str| session[name].as_str().expect(name).to_owned();
+                (
+                    field("accessKeyId"),
+                    field("secretAccessKey"),
+                    field("sessionToken"),
+                )
+            },
             kms_key_arn: setup["kmsKeyArn"].as_str().map(str::to_owned),
             users,
             sids,

@@ -10,6 +10,7 @@ pub mod iam;
 pub mod platform;
 #[cfg(feature = "cli")]
 pub mod rig;
+pub mod stand_in;
 #[cfg(feature = "cli")]
 pub mod wall;
 
