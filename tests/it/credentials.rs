@@ -229,7 +229,14 @@ async fn relayctl_finds_credentials_and_region_as_the_aws_cli_does() {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let env: Vec<(&str, &str)> =
                 env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            relayctl_in(&home, &cwd, moto, &args, &env).await
+            let (ok, out, err) = relayctl_in(&home, &cwd, moto, &args, &env).await;
+            // The transcript (`-- --nocapture`).
+            println!(
+                "$ relayctl {}\n{out}\n{err}\n(exit {})",
+                args.join(" "),
+                if ok { 0 } else { 1 }
+            );
+            (ok, out, err)
         }
     };
     let header = "RECEIVED";
@@ -274,7 +281,6 @@ async fn relayctl_finds_credentials_and_region_as_the_aws_cli_does() {
         sso_env.to_vec(),
     )
     .await;
-    println!("$ relayctl --profile by-sso status --stack {stack}\n{out}\n{err}");
     assert!(
         !out.contains("access denied") && !out.contains("cannot read"),
         "{out}\n{err}"
