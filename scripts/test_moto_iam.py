@@ -220,14 +220,14 @@ class DefaultTemplate(IamAssertions):
         self.assertEqual(by_sid["ReadThumbnails"]["Resource"], f"arn:aws:s3:::{info['bucket']}/{prefix}*")
 
     def test_widened_are_exactly_the_action_only_statements(self):
-        # Statements with secretsmanager: or cloudformation: actions (moto authorizes those by
-        # action only) and nothing else.
+        # Statements with secretsmanager:, cloudformation: or events: actions (moto authorizes
+        # those by action only) and nothing else.
         info = self.rig.info
         expected = []
         for user in ("relay", "operator", "consumer"):
             for statement in info["users"][user]["policy"]["Statement"]:
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                if any(a.split(":")[0] in ("secretsmanager", "cloudformation") for a in actions):
+                if any(a.split(":")[0] in ("secretsmanager", "cloudformation", "events") for a in actions):
                     expected.append(statement["Sid"])
                     self.assertEqual(statement["Resource"], "*")
         self.assertEqual(sorted(info["widened"]), sorted(expected))

@@ -19,7 +19,8 @@
 //!   `MILLICAST_API_URL` points at the local platform; `AWS_ENDPOINT_URL` points at moto, with its
 //!   test keys.
 //! - `relayctl tail` is stopped with Ctrl-C (SIGINT), as the README says, once the round trip's
-//!   thumbnail announcement is printed.
+//!   thumbnail announcement is printed; `relayctl wall --open` once the test has read the
+//!   page's streams itself, the browser it opens being `true` (`BROWSER`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -182,11 +183,17 @@ async fn local_deploy(shell: &mut Shell, written: &mut WrittenSamConfig) -> (Dep
     (deployment, stack)
 }
 
-/// `relayctl tail …` until it prints a line containing `until`, then Ctrl-C: exits 0.
-fn tail_until(shell: &Shell, line: &str, until: &str) -> String {
+/// `line` (a command that runs until Ctrl-C) until it prints a line containing `until`.
+fn start_until(
+    shell: &Shell,
+    line: &str,
+    until: &str,
+    env: &[(&str, &str)],
+) -> (std::process::Child, Vec<String>) {
     let mut child = shell
         .command("bash")
         .args(["-c", &format!("exec {line}")])
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -207,11 +214,20 @@ fn tail_until(shell: &Shell, line: &str, until: &str) -> String {
             Ok(line) => printed.push(line),
             Err(_) if started.elapsed() > Duration::from_secs(60) => {
                 let _ = child.kill();
-                panic!("{line}: no line with {until} in 60 s: {printed:?}");
+                let output = child.wait_with_output().unwrap();
+                panic!(
+                    "{line}: no line with {until} in 60 s: {printed:?} {}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
             }
             Err(_) => {}
         }
     }
+    (child, printed)
+}
+
+/// Ctrl-C (SIGINT), as the README says: it must exit 0.
+fn interrupt(line: &str, child: std::process::Child) {
     let interrupted = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -224,7 +240,6 @@ fn tail_until(shell: &Shell, line: &str, until: &str) -> String {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    printed.join("\n")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,8 +309,30 @@ async fn the_readme_quick_start_runs() {
             }
         } else if line.starts_with("relayctl tail --stack ") {
             // The round trip's thumbnail was announced on the queue.
-            let printed = tail_until(&shell, &line, "thumbnail/stored");
-            assert!(printed.contains("relayctl-probe-"), "{printed}");
+            let (child, printed) = start_until(&shell, &line, "thumbnail/stored", &[]);
+            assert!(
+                printed.join("\n").contains("relayctl-probe-"),
+                "{printed:?}"
+            );
+            interrupt(&line, child);
+        } else if line.starts_with("relayctl wall --stack ") && line.ends_with(" --open") {
+            // The browser --open starts is `true` ($BROWSER): the test reads what the page
+            // shows itself, the streams of its API, where the round trip's probe is one.
+            let (child, printed) =
+                start_until(&shell, &line, "wall: http://", &[("BROWSER", "true")]);
+            let url = printed
+                .iter()
+                .find_map(|l| l.strip_prefix("wall: ")?.split(' ').next())
+                .expect("the wall's address")
+                .to_owned();
+            let streams = reqwest::get(format!("{url}api/streams"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(streams.contains("relayctl-probe-"), "{streams}");
+            interrupt(&line, child);
         } else {
             panic!("the quick start has a line this test does not run: {line}");
         }
