@@ -8,7 +8,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test venv lint template scan unit events run package bench fuzz fuzz-check lock lock-scan clean domain-crate vendor-client-test contract contract-test consumers-test wall-test-deps wall-test
+.PHONY: test venv lint template scan unit events run package bench fuzz fuzz-check lock lock-scan clean domain-crate vendor-client-test contract contract-test consumers-test quickstart-test wall-test-deps wall-test
 
 CARGO_FUZZ := .tools/bin/cargo-fuzz
 FUZZ_TARGETS := signature_header envelope thumbnail_key handler
@@ -36,6 +36,14 @@ test: venv lint template scan fuzz-check vendor-client-test contract-test consum
 	cargo test --features cli --lib --bins --tests --examples
 	cargo test --features cli --doc
 	$(MAKE) domain-crate
+	$(MAKE) quickstart-test
+
+# The README's quick start, command by command, against the local stack (tests/it/quickstart.rs:
+# `sam deploy --guided` replaced by the local deploy). Last and alone: it runs `cargo install`
+# (into a temporary root, with target/) and `sam build` (what `make package` then reuses).
+quickstart-test: venv
+	rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	cargo test --features cli --test it quickstart:: -- --ignored --nocapture
 
 # The platform's webhooks crate on its own: its tests, its README example and rustdoc examples as
 # doctests, and its documentation without a warning (what docs.rs would render).

@@ -156,7 +156,17 @@ OPERATOR_EVENTS = {
     },
     "events:PutEvents": BUS_RESOURCE,
 }
-UNSCOPABLE = {"cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"}
+UNSCOPABLE = {"cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms", "lambda:GetAccountSettings"}
+# What relayctl may do, per queue (docs/operate.md, "IAM for relayctl"): the event queue is read,
+# written and tailed; the dead-letter queue tailed and moved back by SQS's message-move task.
+OPERATOR_SQS = {
+    "EventQueue": {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"},
+    "DeadLetterQueue": {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                        "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"},
+}
+# AWS's advice for a function with an SQS event source: the queue's visibility timeout at least
+# six times the function's timeout.
+VISIBILITY_PER_FUNCTION_TIMEOUT = 6
 
 
 def check_operator_policy(policy):
@@ -177,11 +187,11 @@ def check_operator_policy(policy):
                     "cloudformation": resource == STACK_ARN,
                     "s3": resource in ({"Fn::GetAtt": "Bucket.Arn"}, {"Fn::GetAtt": ["Bucket", "Arn"]})
                     or (isinstance(sub, str) and sub.startswith("${Bucket.Arn}/") and len(sub) > len("${Bucket.Arn}/*")),
-                    "sqs": resource
-                    in [{"Fn::GetAtt": f"{q}.Arn"} for q in ("EventQueue", "DeadLetterQueue")]
-                    + [{"Fn::GetAtt": [q, "Arn"]} for q in ("EventQueue", "DeadLetterQueue")],
+                    "sqs": action in OPERATOR_SQS.get((get_att(resource) or "").removesuffix(".Arn"), set())
+                    and (get_att(resource) or "").endswith(".Arn"),
                     "cloudwatch": action in UNSCOPABLE and resource == "*",
                     "events": resource == OPERATOR_EVENTS.get(action),
+                    "lambda": action in UNSCOPABLE and resource == "*",
                     "kms": action in KMS_ACTIONS["operator"] and resource == KEY_RESOURCE,
                 }.get(service, False)
                 if not ok:
@@ -410,6 +420,15 @@ def check(template):
         problems.append("WEBHOOK_SECRET_ID must be the stack's webhook secret (Ref WebhookSecret)")
 
     problems.extend(check_operator_policy(resources.get("OperatorPolicy", {})))
+    consumer_function = resources.get("ExampleConsumerFunction", {}).get("Properties", {})
+    visibility = resources.get("EventQueue", {}).get("Properties", {}).get("VisibilityTimeout")
+    timeout = consumer_function.get("Timeout")
+    if not (isinstance(visibility, int) and isinstance(timeout, int)
+            and visibility >= VISIBILITY_PER_FUNCTION_TIMEOUT * timeout):
+        problems.append(
+            f"the example consumer's Timeout ({timeout}) times {VISIBILITY_PER_FUNCTION_TIMEOUT} must not exceed the "
+            f"event queue's VisibilityTimeout ({visibility}), as AWS advises for an SQS event source"
+        )
     problems.extend(check_kms(template))
     problems.extend(check_consumer_policy(resources, template.get("Outputs", {})))
     settings = template.get("Outputs", {}).get("RelaySettings", {}).get("Value", {})
@@ -560,6 +579,24 @@ def self_test(template):
         "operator writes alarms": lambda t: operator(t, "ReadMetricsAndAlarms").update(
             Action=["cloudwatch:GetMetricData", "cloudwatch:PutMetricAlarm"]
         ),
+        "operator purges the queue": lambda t: operator(t, "UseEventQueue").update(
+            Action=["sqs:SendMessage", "sqs:PurgeQueue"]
+        ),
+        "operator sends to the dead-letter queue": lambda t: operator(t, "UseDeadLetterQueue").update(
+            Action=["sqs:ReceiveMessage", "sqs:SendMessage"]
+        ),
+        "operator moves messages of any queue": lambda t: operator(t, "MoveDeadLettersBack").update(Resource="*"),
+        "operator moves the event queue's messages": lambda t: operator(t, "MoveDeadLettersBack").update(
+            Resource={"Fn::GetAtt": ["EventQueue", "Arn"]}
+        ),
+        "operator invokes functions": lambda t: operator(t, "ReadAccountConcurrency").update(
+            Action=["lambda:GetAccountSettings", "lambda:InvokeFunction"]
+        ),
+        "operator changes concurrency": lambda t: operator(t, "ReadAccountConcurrency").update(
+            Action="lambda:PutFunctionConcurrency"
+        ),
+        "consumer timeout over a sixth of the visibility timeout": lambda t: example(t).update(Timeout=30),
+        "visibility timeout under six consumer timeouts": lambda t: resource(t, "EventQueue").update(VisibilityTimeout=59),
         "consumer sends": lambda t: consumer(t, "ReceiveEvents").update(Action=["sqs:ReceiveMessage", "sqs:SendMessage"]),
         "consumer purges": lambda t: consumer(t, "DeleteEvents").update(Action="sqs:PurgeQueue"),
         "consumer on any queue": lambda t: consumer(t, "ReceiveEvents").update(Resource="*"),

@@ -27,6 +27,13 @@ What it does:
      operator-without-<Sid>   the same minus one statement, for every Sid
      consumer                 the ConsumerPolicy document
      consumer-without-<Sid>   the same minus one statement, for every Sid
+     assumer                  only sts:AssumeRole on the role <stack>-operator, which holds the
+                              OperatorPolicy document; one session of that role is made at setup
+                              (operatorSession: a role session's key, id and token)
+   and a CloudFormation stack <stack> holding the template's outputs for those resources (the
+   event queue's RedrivePolicy names the dead-letter queue, as the template's does), so that
+   `relayctl --stack <stack>` reads them as on AWS (its FunctionUrl names no relay: pass
+   --function-url).
 4. Proves enforcement is on (relay: ListBuckets denied, PutObject <ThumbnailPrefix>probe allowed).
 5. Prints one JSON line on stdout, then serves on 127.0.0.1 until stdin reaches EOF or
    SIGTERM/SIGINT. Diagnostics go to stderr. Exit 2 on any setup problem.
@@ -58,6 +65,15 @@ Adaptations for moto (moto 5.2.5), listed in the JSON output:
   SSE-SQS, aws/secretsmanager) needs no IAM permission, as on AWS (its key policy grants the
   account's principals through the service). What it cannot show: the key policy (moto enforces
   none), kms:ViaService and encryption-context conditions, and KMS's own availability.
+- "standIns": calls moto 5.2.5 does not implement, added behind moto's own authentication and IAM
+  check. SQS's message-move task (StartMessageMoveTask, ListMessageMoveTasks; relayctl
+  dead-letters move-back): authorized on the source queue (SourceArn; moto would check "*"),
+  StartMessageMoveTask also needing what the SQS Developer Guide lists (ReceiveMessage,
+  DeleteMessage, GetQueueAttributes on the source, SendMessage on the destination); the stand-in
+  moves the visible messages at once (install_message_move_task says what it cannot show).
+  Lambda's GetAccountSettings (relayctl status): scripts/lambda_stand_in.py, authorized as
+  lambda:GetAccountSettings on "*"; moto 5.2.5 checks the signature of a Lambda GET over its
+  headers as a form body, so the rig checks it over the empty body (install_lambda_signature_fix).
 """
 
 from __future__ import annotations
@@ -507,7 +523,9 @@ def plan(args: argparse.Namespace) -> tuple[list[Op], dict]:
     consumer = prepare("consumer", as_list(consumer_document["Statement"]))
     consumer_version = consumer_document.get("Version")
 
-    users = [User("admin", None), User("relay", relay)]
+    assume = [{"Sid": "AssumeOperatorRole", "Effect": "Allow", "Action": "sts:AssumeRole",
+               "Resource": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:role/{stack}-operator"}]
+    users = [User("admin", None), User("relay", relay), User("assumer", assume)]
     users += [User(f"relay-without-{sid}", [s for s in relay if s["Sid"] != sid]) for sid in function_sids]
     for label, statements, sids, version in (("operator", operator, operator_sids, operator_version),
                                              ("consumer", consumer, consumer_sids, consumer_version)):
@@ -522,6 +540,10 @@ def plan(args: argparse.Namespace) -> tuple[list[Op], dict]:
         attributes = dict(queue_attributes)
         for name, value in encryption_of(logical, "KmsMasterKeyId", "SqsManagedSseEnabled").items():
             attributes[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        # The event queue's RedrivePolicy (the dead-letter queue exists by then): what makes the
+        # dead-letter queue one, for SQS's message-move task.
+        for name, value in encryption_of(logical, "RedrivePolicy").items():
+            attributes[name] = json.dumps(value)
         return {"QueueName": names[key], "Attributes": attributes}
 
     def bucket_encryption() -> dict:
@@ -565,6 +587,60 @@ def plan(args: argparse.Namespace) -> tuple[list[Op], dict]:
     ops.append(Op("secretsmanager", "create_secret",
                   lambda: {"Name": names["secret"], "SecretString": args.secret_value,
                            **encryption_of("WebhookSecret", "KmsKeyId")}, secret_created))
+
+    def stack_template() -> dict:
+        # A stand-in of the deployed stack for `relayctl --stack`: the template's outputs relayctl
+        # reads, with the values of the resources above (moto's CloudFormation holds no relay).
+        settings = {
+            "THUMBNAIL_PREFIX": parameters["ThumbnailPrefix"],
+            "THUMBNAIL_LATEST": parameters.get("ThumbnailLatest", "true"),
+            "THUMBNAIL_EVENTS": parameters.get("ThumbnailEvents", "true"),
+            "REPLAY_WINDOW_SECONDS": parameters.get("ReplayWindowSeconds", "300"),
+            "SQS_MAX_MESSAGE_BYTES": parameters.get("SqsMaxMessageBytes", "262144"),
+            "SECRET_REFRESH_SECONDS": parameters.get("SecretRefreshSeconds", "5"),
+        }
+        outputs = {
+            "FunctionUrl": f"http://127.0.0.1:9/{stack}-no-function-url/",
+            "FunctionName": f"{stack}-webhook-relay",
+            "QueueUrl": state["queueUrl"],
+            "QueueArn": state["queueArn"],
+            "DeadLetterQueueUrl": state["dlqUrl"],
+            "BucketName": names["bucket"],
+            "WebhookSecretArn": state["secretArn"],
+            "RelaySettings": json.dumps(settings),
+        }
+        template = {
+            "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": {name: {"Value": value} for name, value in outputs.items()},
+        }
+        return {"StackName": stack, "TemplateBody": json.dumps(template)}
+
+    ops.append(Op("cloudformation", "create_stack", stack_template))
+
+    # An operator role with OperatorPolicy, the user `assumer` that may only assume it, and one
+    # session of it: relayctl's profiles with role_arn/source_profile assume it through STS
+    # (moto implements AssumeRole); the SSO and `aws login` stand-ins of tests hand out the
+    # session's credentials (role credentials carry a session token, which moto accepts only
+    # with a role session's key).
+    role_name = f"{stack}-operator"
+    role_arn = f"arn:{PARTITION}:iam::{ACCOUNT_ID}:role/{role_name}"
+    state["operatorRoleArn"] = role_arn
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:user/assumer"},
+         "Action": "sts:AssumeRole"}]}
+    ops.append(Op("iam", "create_role", lambda: {"RoleName": role_name, "AssumeRolePolicyDocument": json.dumps(trust)}))
+    ops.append(Op("iam", "put_role_policy", lambda: {
+        "RoleName": role_name, "PolicyName": POLICY_NAME,
+        "PolicyDocument": json.dumps(document(resolve(operator, ctx), operator_version))}))
+
+    def session_created(result: dict) -> None:
+        credentials = result["Credentials"]
+        state["operatorSession"] = {"accessKeyId": credentials["AccessKeyId"],
+                                    "secretAccessKey": credentials["SecretAccessKey"],
+                                    "sessionToken": credentials["SessionToken"]}
+
+    ops.append(Op("sts", "assume_role", lambda: {"RoleArn": role_arn, "RoleSessionName": "operator-session",
+                                                 "DurationSeconds": 3600}, session_created))
 
     for user in users:
         ops.append(Op("iam", "create_user", lambda user=user: {"UserName": user.name}))
@@ -720,6 +796,141 @@ def install_kms_authorization() -> None:
     IAMRequestBase.check_action_permitted = check_action_permitted
 
 
+# SQS's message-move task (dead-letter queue redrive), which moto 5.2.5 does not implement:
+# moto authorizes its calls against "*" (they name no QueueUrl) and then fails. AWS authorizes
+# them on the source queue (SourceArn) and requires of the caller, besides (Amazon SQS Developer
+# Guide, "Configuring queue permissions for dead-letter queue redrive"): ReceiveMessage,
+# DeleteMessage and GetQueueAttributes on the source, SendMessage on the destination.
+MOVE_TASK_ACTIONS = ("StartMessageMoveTask", "ListMessageMoveTasks")
+MOVE_TASK_NEEDS = {
+    "sqs:StartMessageMoveTask": [
+        ("SourceArn", ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]),
+        ("DestinationArn", ["sqs:SendMessage"]),
+    ],
+}
+
+
+def request_json(request: Any) -> dict:
+    try:
+        body = json.loads(request._body or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def install_message_move_task() -> None:
+    """The task's two calls, authorized as AWS does (MOVE_TASK_NEEDS) and answered by a stand-in:
+    StartMessageMoveTask moves every visible message of the source (which must be some queue's
+    dead-letter queue) to the destination at once and records the task COMPLETED;
+    ListMessageMoveTasks lists the source's tasks, newest first. What it cannot show: SQS's pace
+    (MaxNumberOfMessagesPerSecond), a task running across calls, cancelling, and what SQS keeps
+    of a moved message beyond its body and attributes."""
+    import time
+    import uuid
+
+    from moto.core.exceptions import ServiceException
+    from moto.iam.access_control import IAMRequestBase
+    from moto.sqs.responses import SQSResponse
+
+    determine = SQSResponse._determine_resource
+
+    def determine_resource(self) -> str:
+        if self._get_action() in MOVE_TASK_ACTIONS:
+            return self._get_param("SourceArn") or "*"
+        return determine(self)
+
+    SQSResponse._determine_resource = determine_resource
+
+    original = IAMRequestBase.check_action_permitted
+
+    def check_action_permitted(self, resource: str) -> None:
+        original(self, resource)
+        needs = MOVE_TASK_NEEDS.get(self._action)
+        if not needs:
+            return
+        body = request_json(self)
+        action = self._action
+        try:
+            for field_name, actions in needs:
+                arn = body.get(field_name)
+                for needed in actions if arn else []:
+                    self._action = needed
+                    original(self, arn)
+        finally:
+            self._action = action
+
+    IAMRequestBase.check_action_permitted = check_action_permitted
+
+    class ResourceNotFound(ServiceException):
+        code = "ResourceNotFoundException"
+
+    tasks: dict[str, list[dict]] = {}
+
+    def queue_by_arn(backend, arn: str):
+        for queue in backend.queues.values():
+            if queue.queue_arn == arn:
+                return queue
+        raise ResourceNotFound(f"The resource that you specified for the SourceArn or DestinationArn parameter doesn't exist: {arn}")
+
+    def start_message_move_task(self):
+        from moto.core.responses import ActionResult
+
+        backend = self.sqs_backend
+        source = queue_by_arn(backend, self._get_param("SourceArn"))
+        if not any(q.redrive_policy and q.redrive_policy.get("deadLetterTargetArn") == source.queue_arn
+                   for q in backend.queues.values()):
+            raise ServiceException("InvalidParameterValue", f"Source queue {source.queue_arn} is not a dead-letter queue")
+        destination_arn = self._get_param("DestinationArn")
+        destination = queue_by_arn(backend, destination_arn)
+        moved = 0
+        with source._messages_lock:
+            visible = [m for m in source._messages if m.visible]
+            source._messages = [m for m in source._messages if m not in visible]
+        for message in visible:
+            backend.send_message(destination.name, message.body, message_attributes=message.message_attributes,
+                                 group_id=message.group_id, deduplication_id=message.deduplication_id or message.id)
+            moved += 1
+        handle = str(uuid.uuid4())
+        tasks.setdefault(source.queue_arn, []).insert(0, {
+            "TaskHandle": handle, "Status": "COMPLETED", "SourceArn": source.queue_arn,
+            "DestinationArn": destination_arn, "ApproximateNumberOfMessagesMoved": moved,
+            "ApproximateNumberOfMessagesToMove": moved, "StartedTimestamp": int(time.time() * 1000),
+        })
+        log(f"message-move task {handle}: moved {moved} message(s) from {source.queue_arn} to {destination_arn}")
+        return ActionResult({"TaskHandle": handle})
+
+    def list_message_move_tasks(self):
+        from moto.core.responses import ActionResult
+
+        source = queue_by_arn(self.sqs_backend, self._get_param("SourceArn"))
+        limit = int(self._get_param("MaxResults") or 1)
+        return ActionResult({"Results": tasks.get(source.queue_arn, [])[:limit]})
+
+    SQSResponse.start_message_move_task = start_message_move_task
+    SQSResponse.list_message_move_tasks = list_message_move_tasks
+
+
+def install_lambda_signature_fix() -> None:
+    """moto 5.2.5 verifies the SigV4 signature of a Lambda request without a body over the
+    request's headers, as if they were a form body (its LambdaResponse data), so no correctly
+    signed Lambda GET verifies (SignatureDoesNotMatch, for any user). The rig verifies such a
+    request over the empty body it has, as AWS does; the signature is still checked."""
+    from moto.iam.access_control import IAMRequestBase
+
+    create = IAMRequestBase._create_aws_request
+
+    def create_aws_request(self):
+        if self._service == "lambda" and not self._body and self._method == "GET":
+            data, self._data = self._data, b""
+            try:
+                return create(self)
+            finally:
+                self._data = data
+        return create(self)
+
+    IAMRequestBase._create_aws_request = create_aws_request
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--template", default=str(ROOT / "template.yaml"))
@@ -754,6 +965,11 @@ def main(argv: list[str] | None = None) -> int:
             raise SetupError(f"moto read INITIAL_NO_AUTH_ACTION_COUNT={settings.INITIAL_NO_AUTH_ACTION_COUNT}, expected {n}")
         if not args.no_kms_authorization:
             install_kms_authorization()
+        install_message_move_task()
+        import lambda_stand_in
+
+        lambda_stand_in.install()
+        install_lambda_signature_fix()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
@@ -778,6 +994,13 @@ def main(argv: list[str] | None = None) -> int:
             "dlqUrl": state["dlqUrl"],
             "dlqArn": state["dlqArn"],
             "secretArn": state["secretArn"],
+            "operatorRoleArn": state["operatorRoleArn"],
+            "operatorSession": state["operatorSession"],
+            "standIns": {
+                "sqs:StartMessageMoveTask": "moves every visible message at once (install_message_move_task)",
+                "sqs:ListMessageMoveTasks": "the tasks started here",
+                "lambda:GetAccountSettings": "scripts/lambda_stand_in.py",
+            },
             "secretName": names["secret"],
             "unauthenticatedRequests": n,
             "widened": state["widened"],

@@ -1,5 +1,7 @@
 """Run moto (S3, SQS, EventBridge and the rest) in server mode on 127.0.0.1 for tests and `make run`.
 
+Lambda's GetAccountSettings, which moto lacks, is added (scripts/lambda_stand_in.py).
+
 Prints the bound port on the first stdout line, then serves until stdin reaches EOF,
 so the server never outlives the process that started it (even one killed with SIGKILL).
 With --ignore-stdin it serves until SIGTERM/SIGINT instead (scripts that stop it by PID).
@@ -19,6 +21,8 @@ import moto.s3.exceptions
 import moto.s3.responses
 import moto.sqs.models
 from moto.server import ThreadedMotoServer
+
+import lambda_stand_in
 
 # One log line per request costs moto ~7 % of its CPU under load, for output nobody reads.
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -111,6 +115,10 @@ def _replay_the_window(self, archive) -> None:
 
 
 moto.events.models.Replay.replay_events = _replay_the_window
+
+# Lambda's GetAccountSettings (relayctl status), which moto does not implement
+# (scripts/lambda_stand_in.py; LOCAL_LAMBDA_CONCURRENCY sets the quota).
+lambda_stand_in.install()
 
 
 def main() -> None:

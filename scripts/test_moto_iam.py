@@ -220,14 +220,14 @@ class DefaultTemplate(IamAssertions):
         self.assertEqual(by_sid["ReadThumbnails"]["Resource"], f"arn:aws:s3:::{info['bucket']}/{prefix}*")
 
     def test_widened_are_exactly_the_action_only_statements(self):
-        # Statements with secretsmanager: or cloudformation: actions (moto authorizes those by
-        # action only) and nothing else.
+        # Statements with secretsmanager:, cloudformation: or events: actions (moto authorizes
+        # those by action only) and nothing else.
         info = self.rig.info
         expected = []
         for user in ("relay", "operator", "consumer"):
             for statement in info["users"][user]["policy"]["Statement"]:
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                if any(a.split(":")[0] in ("secretsmanager", "cloudformation") for a in actions):
+                if any(a.split(":")[0] in ("secretsmanager", "cloudformation", "events") for a in actions):
                     expected.append(statement["Sid"])
                     self.assertEqual(statement["Resource"], "*")
         self.assertEqual(sorted(info["widened"]), sorted(expected))
@@ -236,7 +236,7 @@ class DefaultTemplate(IamAssertions):
         # Every other statement keeps its ARN scoping.
         for user in ("relay", "operator", "consumer"):
             for statement in info["users"][user]["policy"]["Statement"]:
-                if statement["Sid"] not in info["widened"] and statement["Sid"] != "ReadMetricsAndAlarms":
+                if statement["Sid"] not in info["widened"] + ["ReadMetricsAndAlarms", "ReadAccountConcurrency"]:
                     for resource in statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]:
                         self.assertTrue(resource.startswith("arn:aws:"), statement)
 
@@ -246,9 +246,10 @@ class DefaultTemplate(IamAssertions):
         info = self.rig.info
         n = info["unauthenticatedRequests"]
         # By the documented setup: CreateBucket, PutBucketEncryption, CreateQueue +
-        # GetQueueAttributes for each of the two queues, CreateSecret, then CreateUser +
+        # GetQueueAttributes for each of the two queues, CreateSecret, CreateStack, CreateRole +
+        # PutRolePolicy + AssumeRole (the operator role and its session), then CreateUser +
         # PutUserPolicy + CreateAccessKey per user.
-        self.assertEqual(n, 2 + 2 * 2 + 1 + 3 * len(info["users"]))
+        self.assertEqual(n, 2 + 2 * 2 + 1 + 1 + 3 + 3 * len(info["users"]))
         # By what moto logged: the first n requests are the setup (all succeeded), the next
         # two are the rig's probes: relay's ListBuckets (403: authorized, denied) and its
         # PutObject of <ThumbnailPrefix>probe (200).
@@ -325,7 +326,13 @@ class DefaultTemplate(IamAssertions):
                 self.assertAllowed(s3.delete_object, Bucket=bucket, Key=f"{drained}op-delete")
         self.assertAllowed(s3.get_object, Bucket=bucket, Key=f"{prefix}op-keep")  # FindTestThumbnails
         self.assertDenied(s3.delete_object, Bucket=bucket, Key=f"{prefix}op-keep")
-        self.assertDenied(s3.get_object, Bucket=bucket, Key="events/oversize/op-none")
+        # ReadClaimChecks: past IAM (no such key), and denied without the statement.
+        with self.assertRaises(ClientError) as caught:
+            s3.get_object(Bucket=bucket, Key="events/oversize/op-none")
+        self.assertEqual(caught.exception.response["Error"]["Code"], "NoSuchKey")
+        self.assertDenied(self.rig.client("s3", "operator-without-ReadClaimChecks").get_object,
+                          Bucket=bucket, Key="events/oversize/op-none")
+        self.assertDenied(s3.get_object, Bucket=bucket, Key="elsewhere/op-none")
         self.assertAllowed(self.put, "operator", f"undelivered/{uuid.uuid4()}")  # ReplayLikeTheRelay
         self.assertDenied(self.put, "operator", f"quarantine/{uuid.uuid4()}")
         self.assertDenied(self.rig.client("s3", "operator-without-ListBucket").list_objects_v2, Bucket=bucket)
@@ -354,10 +361,12 @@ class DefaultTemplate(IamAssertions):
         self.assertAllowed(sqs.delete_message, QueueUrl=info["queueUrl"], ReceiptHandle=received[0]["ReceiptHandle"])
         self.assertAllowed(sqs.get_queue_attributes, QueueUrl=info["queueUrl"], AttributeNames=["All"])
         self.assertAllowed(sqs.get_queue_attributes, QueueUrl=info["dlqUrl"], AttributeNames=["All"])
-        self.assertDenied(sqs.receive_message, QueueUrl=info["dlqUrl"])
+        self.assertAllowed(sqs.receive_message, QueueUrl=info["dlqUrl"])
         self.assertDenied(sqs.send_message, QueueUrl=info["dlqUrl"], MessageBody="x")
-        self.assertDenied(self.rig.client("sqs", "operator-without-ReadDeadLetterDepth").get_queue_attributes,
+        self.assertDenied(self.rig.client("sqs", "operator-without-UseDeadLetterQueue").get_queue_attributes,
                           QueueUrl=info["dlqUrl"], AttributeNames=["All"])
+        self.assertDenied(self.rig.client("sqs", "operator-without-UseDeadLetterQueue").receive_message,
+                          QueueUrl=info["dlqUrl"])
         self.assertDenied(self.rig.client("sqs", "operator-without-UseEventQueue").receive_message,
                           QueueUrl=info["queueUrl"])
 
@@ -366,9 +375,14 @@ class DefaultTemplate(IamAssertions):
         # operator gets past IAM (a missing stack is a ValidationError, not a denial), the
         # operator without the statement does not.
         cf = self.rig.client("cloudformation", "operator")
-        with self.assertRaises(ClientError) as caught:
-            cf.describe_stacks(StackName=self.rig.info["stackName"])
-        self.assertEqual(caught.exception.response["Error"]["Code"], "ValidationError")
+        stack = self.assertAllowed(cf.describe_stacks, StackName=self.rig.info["stackName"])["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+        self.assertEqual(
+            {k: outputs[k] for k in ("QueueUrl", "QueueArn", "DeadLetterQueueUrl", "BucketName", "WebhookSecretArn")},
+            {"QueueUrl": self.rig.info["queueUrl"], "QueueArn": self.rig.info["queueArn"],
+             "DeadLetterQueueUrl": self.rig.info["dlqUrl"], "BucketName": self.rig.info["bucket"],
+             "WebhookSecretArn": self.rig.info["secretArn"]},
+        )
         self.assertDenied(self.rig.client("cloudformation", "operator-without-ReadStackOutputs").describe_stacks,
                           StackName=self.rig.info["stackName"])
         cw = self.rig.client("cloudwatch", "operator")
@@ -378,6 +392,67 @@ class DefaultTemplate(IamAssertions):
                                       "Period": 60, "Stat": "Sum"}}])
         self.assertDenied(self.rig.client("cloudwatch", "operator-without-ReadMetricsAndAlarms").describe_alarms)
         self.assertDenied(self.rig.client("cloudwatch", "relay").describe_alarms)
+
+    def test_operator_moves_dead_letters_back_as_sqs_authorizes_it(self):
+        # The rig's message-move task: authorized on the source (SourceArn) with what the SQS
+        # Developer Guide lists, then the visible messages move at once.
+        info = self.rig.info
+        admin = self.rig.client("sqs", "admin")
+        admin.send_message(QueueUrl=info["dlqUrl"], MessageBody='{"moved":1}')
+        move = {"SourceArn": info["dlqArn"], "DestinationArn": info["queueArn"]}
+        for sid, action in (("MoveDeadLettersBack", "sqs:StartMessageMoveTask"),
+                            ("UseDeadLetterQueue", "sqs:ReceiveMessage"),
+                            ("UseEventQueue", "sqs:SendMessage")):
+            denial = self.assertDenied(self.rig.client("sqs", f"operator-without-{sid}").start_message_move_task, **move)
+            self.assertIn(action, str(denial))
+        self.assertDenied(self.rig.client("sqs", "consumer").start_message_move_task, **move)
+        sqs = self.rig.client("sqs", "operator")
+        handle = self.assertAllowed(sqs.start_message_move_task, **move)["TaskHandle"]
+        tasks = self.assertAllowed(sqs.list_message_move_tasks, SourceArn=info["dlqArn"])["Results"]
+        self.assertEqual((tasks[0]["TaskHandle"], tasks[0]["Status"]), (handle, "COMPLETED"))
+        self.assertGreaterEqual(tasks[0]["ApproximateNumberOfMessagesMoved"], 1)
+        self.assertDenied(self.rig.client("sqs", "operator-without-MoveDeadLettersBack").list_message_move_tasks,
+                          SourceArn=info["dlqArn"])
+        # Only a dead-letter queue is a source.
+        with self.assertRaises(ClientError):
+            admin.start_message_move_task(SourceArn=info["queueArn"], DestinationArn=info["dlqArn"])
+        bodies = []
+        deadline = time.monotonic() + 5
+        while '{"moved":1}' not in bodies and time.monotonic() < deadline:
+            for message in admin.receive_message(QueueUrl=info["queueUrl"], MaxNumberOfMessages=10).get("Messages", []):
+                bodies.append(message["Body"])
+                admin.delete_message(QueueUrl=info["queueUrl"], ReceiptHandle=message["ReceiptHandle"])
+        self.assertIn('{"moved":1}', bodies)
+
+    def test_the_operator_role_is_assumed_and_its_session_holds_the_operator_policy(self):
+        info = self.rig.info
+        sts = self.rig.client("sts", "assumer")
+        assumed = self.assertAllowed(sts.assume_role, RoleArn=info["operatorRoleArn"], RoleSessionName="test")
+        self.assertDenied(self.rig.client("sts", "operator").assume_role,
+                          RoleArn=info["operatorRoleArn"], RoleSessionName="test")
+        self.assertDenied(self.rig.client("s3", "assumer").list_objects_v2, Bucket=info["bucket"])
+        for credentials in (assumed["Credentials"], {"AccessKeyId": info["operatorSession"]["accessKeyId"],
+                                                     "SecretAccessKey": info["operatorSession"]["secretAccessKey"],
+                                                     "SessionToken": info["operatorSession"]["sessionToken"]}):
+            s3 = boto3.client("s3", endpoint_url=info["endpoint"], region_name=info["region"],
+                              aws_access_key_id=credentials["AccessKeyId"],
+                              aws_secret_access_key=credentials["SecretAccessKey"],
+                              aws_session_token=credentials["SessionToken"],
+                              config=Config(s3={"addressing_style": "path"}))
+            self.assertAllowed(s3.list_objects_v2, Bucket=info["bucket"])
+            self.assertDenied(s3.delete_object, Bucket=info["bucket"], Key="anything")
+
+    def test_operator_reads_the_accounts_lambda_concurrency(self):
+        # scripts/lambda_stand_in.py behind moto's IAM check (and a signature check that holds).
+        settings = self.assertAllowed(self.rig.client("lambda", "operator").get_account_settings)
+        self.assertEqual(settings["AccountLimit"]["ConcurrentExecutions"], 1000)
+        self.assertDenied(self.rig.client("lambda", "operator-without-ReadAccountConcurrency").get_account_settings)
+        self.assertDenied(self.rig.client("lambda", "relay").get_account_settings)
+        key_id = self.rig.info["users"]["operator"]["accessKeyId"]
+        forged = self.rig.client("lambda", key=(key_id, "not-its-secret"))
+        with self.assertRaises(ClientError) as caught:
+            forged.get_account_settings()
+        self.assertIn("SignatureDoesNotMatch", str(caught.exception))
 
     # ---- admin, unknown keys, coverage
 
@@ -422,7 +497,7 @@ class DefaultTemplate(IamAssertions):
         users = self.rig.info["users"]
         function_sids, operator_sids, consumer_sids = template_sids()
         self.assertTrue(function_sids and operator_sids and consumer_sids)
-        expected = {"admin", "relay", "operator", "consumer"}
+        expected = {"admin", "relay", "operator", "consumer", "assumer"}
         for base, sids in (("relay", function_sids), ("operator", operator_sids), ("consumer", consumer_sids)):
             full = users[base]["policy"]["Statement"]
             self.assertEqual([s["Sid"] for s in full], sids)
@@ -487,7 +562,7 @@ class ChangedTemplate(IamAssertions):
         self.assertEqual((info["stackName"], info["bucket"]), ("iam-alt", "iam-alt-bucket"))
         self.assertEqual(info["parameters"]["ThumbnailPrefix"], "thumbs/")
         self.assertIn("relay-without-ExtraProbe", info["users"])
-        self.assertEqual(info["unauthenticatedRequests"], 7 + 3 * len(info["users"]))
+        self.assertEqual(info["unauthenticatedRequests"], 11 + 3 * len(info["users"]))
         self.assertAllowed(self.put, "relay", "extra/x")
         self.assertAllowed(self.put, "relay", "thumbs/x")
         self.assertDenied(self.put, "relay", "thumbnails/x")

@@ -46,7 +46,7 @@ pub enum OperatorError {
     },
     /// The stack named by `--stack` does not exist (in this region); the SDK's error, when it
     /// said so, is the source.
-    #[error("no stack {stack} (check --stack and AWS_REGION)")]
+    #[error("no stack {stack} (check --stack and the region: --region, AWS_REGION)")]
     NoStack {
         stack: String,
         #[source]

@@ -5,12 +5,14 @@
 //! `wall`); what fails says why in one [`error::OperatorError`]. Never
 //! linked into the Lambda.
 
+pub mod dead_letters;
 pub mod error;
 pub mod history;
 pub mod lifecycle;
 pub mod platform;
 pub mod redrive;
 pub mod replay;
+pub mod sdk;
 pub mod stack;
 pub mod status;
 #[cfg(feature = "wall")]

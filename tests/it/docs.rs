@@ -159,11 +159,23 @@ fn relayctl_commands(markdown: &str) -> Vec<(Vec<String>, Vec<String>)> {
             let rest = command
                 .strip_prefix("relayctl ")
                 .or_else(|| command.strip_prefix("target/debug/relayctl "))?;
-            let words: Vec<&str> = rest
+            let mut words: Vec<&str> = rest
                 .split(|c: char| c.is_whitespace() || c == ')')
                 .filter(|w| !w.is_empty())
                 .take_while(|w| !w.starts_with('#'))
                 .collect();
+            // Global flags before the subcommand (`relayctl --profile P --region R tail`):
+            // checked as flags of the subcommand, whose --help lists them too.
+            let mut global = Vec::new();
+            while let Some(first) = words.first().copied() {
+                let takes_value = matches!(first, "--profile" | "--region");
+                if !(takes_value || matches!(first, "-v" | "--verbose")) {
+                    break;
+                }
+                global.push(first);
+                words.drain(..if takes_value { 2.min(words.len()) } else { 1 });
+            }
+            words.extend(global);
             let subcommand: Vec<String> = words
                 .iter()
                 .take_while(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
@@ -290,6 +302,18 @@ fn the_checks_catch_what_they_look_for() {
             ),
             (vec!["tail".to_owned()], vec!["--json".to_owned()])
         ]
+    );
+    // Global flags before the subcommand are skipped to find it, and checked as its flags.
+    assert_eq!(
+        relayctl_commands("`relayctl --profile p --region r -v dead-letters move-back --wait`"),
+        [(
+            vec!["dead-letters".to_owned(), "move-back".to_owned()],
+            vec![
+                "--wait".to_owned(),
+                "--profile".to_owned(),
+                "--region".to_owned()
+            ]
+        )]
     );
     assert!(shown_commands("```\nmake test lint\n```").contains(&"make test lint".to_owned()));
     assert_eq!(

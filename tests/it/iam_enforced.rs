@@ -1089,3 +1089,451 @@ async fn a_customer_managed_key_serves_every_path() {
     let relay = fixture.relay_with_secrets(&secrets, &sdk).await;
     assert_eq!(status_and_body(&relay.handle(feeds()).await).0, 503);
 }
+
+/// relayctl as `user` with `--stack`-style arguments, the platform's API, and `stdin`.
+fn operator_run(
+    moto: &IamMoto,
+    user: &str,
+    args: &[&str],
+    platform: Option<&crate::support::platform::LocalPlatform>,
+    stdin: Option<&str>,
+) -> (bool, String, String) {
+    let (id, secret) = moto.keys(user);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_relayctl"));
+    command
+        .args(args)
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", id)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env_remove("AWS_PROFILE")
+        .env_remove("WEBHOOK_SECRET")
+        .env_remove("MILLICAST_API_SECRET")
+        .env_remove("RELAY_STACK");
+    if let Some(platform) = platform {
+        command
+            .env("MILLICAST_API_URL", &platform.url)
+            .env("MILLICAST_API_SECRET", crate::support::platform::API_SECRET);
+    }
+    let output = match stdin {
+        Some(input) => run_with_input(command, input.as_bytes()),
+        None => command.output().unwrap(),
+    };
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+    )
+}
+
+/// A thumbnail of `stream` signed with `secret`.
+fn thumbnail_of(stream: &str, secret: &str) -> lambda_http::Request {
+    let headers = samples::thumbnail_headers(stream, now_ms());
+    let refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    thumbnail_request(SAMPLE_JPEG, &refs, secret)
+}
+
+/// What relayctl finds after a renewal and an SQS outage: a quarantined event and thumbnail
+/// (of `stream`), a spilled event and a spilled claim-check pointer; the keys kept.
+async fn leave_work_for_the_operator(moto: &IamMoto, fixture: &Fixture, stream: &str) {
+    let relay_sdk = moto.sdk_as("relay", &moto.endpoint).await;
+    let config = fixture.config(&[("SQS_MAX_MESSAGE_BYTES", "2048")]);
+    let relay = fixture.relay_with(&config, &relay_sdk, &relay_sdk);
+    let renewed = samples::json_sample("feeds-started", now_ms()).unwrap();
+    for request in [
+        json_webhook(&renewed, OTHER_SECRET),
+        thumbnail_of(stream, OTHER_SECRET),
+    ] {
+        assert_eq!(status_and_body(&relay.handle(request).await).0, 401);
+    }
+    let sqs_down = moto.sdk_as("relay", &closed_port_endpoint()).await;
+    let spilling = fixture.relay_with(&config, &relay_sdk, &sqs_down);
+    for request in [
+        json_webhook(
+            &samples::json_sample("media-completed", now_ms()).unwrap(),
+            SECRET,
+        ),
+        json_webhook(&oversize_event(), SECRET),
+    ] {
+        assert_eq!(
+            status_and_body(&spilling.handle(request).await).1["status"],
+            "spilled"
+        );
+    }
+}
+
+fn denied(what: &str, (ok, out, err): (bool, String, String)) {
+    assert!(!ok, "{what} succeeded: {out}");
+    // AccessDenied in the answer, or a 403 without a body (HeadObject).
+    assert!(
+        err.contains("AccessDenied")
+            || err.contains("access denied")
+            || err.contains("StatusCode(403)")
+            || err.contains("HTTP 403"),
+        "{what}: {out}\n{err}"
+    );
+}
+
+/// Every relayctl command docs/operate.md (and the teardown of docs/deploy.md) shows that calls
+/// AWS, as shown (`--stack`), with exactly OperatorPolicy under moto's IAM enforcement: register
+/// and rotate against the local platform and the relay under the emulator, webhooks, secret set,
+/// quarantine list and replay, redrive, tail of both queues, dead-letters move-back, status,
+/// unregister. Then each statement, removed in turn, denies the command that needs it.
+///
+/// What moto cannot show and the rig stands in for (scripts/moto_iam.py): SQS's message-move
+/// task (moto 5.2.5 has none: the rig authorizes it as the SQS Developer Guide describes and
+/// moves the messages at once) and Lambda's GetAccountSettings (scripts/lambda_stand_in.py).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_command_needs_exactly_the_operator_policy() {
+    let _turn = EMULATOR.lock().await;
+    let moto = IamMoto::start_args(&["--param", "SecretRefreshSeconds=1"]);
+    let stack = moto.stack_name.clone();
+    let (id, key) = moto.keys("relay");
+    let relay_env = [
+        ("WEBHOOK_SECRET", ""),
+        ("WEBHOOK_SECRET_ID", moto.secret_arn.as_str()),
+        ("AWS_ACCESS_KEY_ID", id),
+        ("AWS_SECRET_ACCESS_KEY", key),
+        ("SECRET_REFRESH_SECONDS", "1"),
+    ];
+    let deployment = Deployment::start_at(moto.fixture().await, &relay_env).await;
+    let fixture = &deployment.fixture;
+    let url = deployment.url();
+    let platform = crate::support::platform::LocalPlatform::start(&[]);
+    let with_stack = |args: &[&str]| -> Vec<String> {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        all.extend(["--stack".to_owned(), stack.clone()]);
+        all
+    };
+    // The stack's FunctionUrl cannot name the relay started after it: --function-url does.
+    let at_relay = |args: &[&str]| -> Vec<String> {
+        let mut all = with_stack(args);
+        all.extend(["--function-url".to_owned(), url.clone()]);
+        all
+    };
+    let run = |user: &str, args: &[String], with_platform: bool, stdin: Option<&str>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        operator_run(
+            &moto,
+            user,
+            &args,
+            with_platform.then_some(&platform),
+            stdin,
+        )
+    };
+
+    // Connect, a second webhook, the webhooks, a rotation.
+    let (ok, out, err) = run("operator", &at_relay(&["register"]), true, None);
+    assert!(ok && out.contains("round trip proven"), "{out}\n{err}");
+    let add = at_relay(&[
+        "register",
+        "--add",
+        "--hooks",
+        "thumbnails",
+        "--filter",
+        "^(cam-|relayctl-probe-)",
+    ]);
+    let (ok, out, err) = run("operator", &add, true, None);
+    assert!(ok && out.contains("round trip proven"), "{out}\n{err}");
+    let (ok, out, err) = run("operator", &at_relay(&["webhooks"]), true, None);
+    assert!(ok && out.contains("its secret"), "{out}\n{err}");
+    let (ok, out, err) = run(
+        "operator",
+        &at_relay(&["rotate", "--webhook-id", "1"]),
+        true,
+        None,
+    );
+    assert!(ok && out.starts_with("rotated webhook 1"), "{out}\n{err}");
+    assert!(err.contains("round trip proven"), "{err}");
+
+    // The dashboard path: a secret set, the quarantine listed and replayed, spills redriven.
+    leave_work_for_the_operator(&moto, fixture, "acct/cam-replayed").await;
+    let (ok, out, err) = run(
+        "operator",
+        &with_stack(&["secret", "set", "--webhook-id", "2"]),
+        false,
+        Some(&format!("{PREVIOUS_SECRET}\n")),
+    );
+    assert!(ok, "{out}\n{err}");
+    let (ok, out, err) = run(
+        "operator",
+        &with_stack(&["quarantine", "list"]),
+        false,
+        None,
+    );
+    assert!(ok && out.contains("feeds/started"), "{out}\n{err}");
+    let replay = with_stack(&["quarantine", "replay", "--secret", OTHER_SECRET]);
+    let (ok, out, err) = run("operator", &replay, false, None);
+    assert!(ok && out == "replayed 2, kept 0", "{out}\n{err}");
+    let latest = "thumbnails/acct/cam-replayed/latest.jpg".to_owned();
+    assert!(fixture.keys().await.contains(&latest), "no {latest}");
+    let (ok, out, err) = run(
+        "operator",
+        &with_stack(&["redrive", "--dry-run"]),
+        false,
+        None,
+    );
+    assert!(
+        ok && out.ends_with("would redrive 2, kept 0"),
+        "{out}\n{err}"
+    );
+    let (ok, out, err) = run("operator", &with_stack(&["redrive"]), false, None);
+    assert!(ok && out == "redriven 2, kept 0", "{out}\n{err}");
+    let tail = with_stack(&[
+        "tail",
+        "--delete",
+        "--exit-when-empty",
+        "--wait-seconds",
+        "0",
+    ]);
+    let (ok, out, err) = run("operator", &tail, false, None);
+    assert!(ok && out.contains("feeds/started"), "{out}\n{err}");
+
+    // The dead-letter queue: read it, then move what arrived since back (SQS's message-move
+    // task: the rig's stand-in moves the visible messages at once).
+    let admin = &fixture.sqs;
+    for body in [r#"{"type":"poison","n":1}"#, r#"{"type":"poison","n":2}"#] {
+        admin
+            .send_message()
+            .queue_url(&moto.dlq_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let tail_dlq = [
+        "tail",
+        "--queue-url",
+        moto.dlq_url.as_str(),
+        "--json",
+        "--exit-when-empty",
+        "--wait-seconds",
+        "0",
+    ];
+    let tail_dlq: Vec<String> = tail_dlq.iter().map(|a| a.to_string()).collect();
+    let (ok, out, err) = run("operator", &tail_dlq, false, None);
+    assert!(
+        ok && out.contains(r#""n":1"#) && out.contains(r#""n":2"#),
+        "{out}\n{err}"
+    );
+    admin
+        .send_message()
+        .queue_url(&moto.dlq_url)
+        .message_body(r#"{"type":"poison","n":3}"#)
+        .send()
+        .await
+        .unwrap();
+    let move_back = with_stack(&["dead-letters", "move-back", "--wait"]);
+    let (ok, out, err) = run("operator", &move_back, false, None);
+    assert!(ok, "{out}\n{err}");
+    assert_eq!(
+        out,
+        format!("moved 1 message(s) back to {}", moto.queue_url)
+    );
+    let bodies: Vec<String> = fixture
+        .messages()
+        .await
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(bodies, [r#"{"type":"poison","n":3}"#], "{bodies:?}");
+
+    // The wall: the streams' newest frames (ListBucket, GetObject of latest.jpg).
+    let wall = with_stack(&["wall", "--port", "0"]);
+    let (id, secret) = moto.keys("operator");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_relayctl"))
+        .args(&wall)
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", id)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let page = first
+        .strip_prefix("wall: ")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_owned();
+    let streams = reqwest::get(format!("{page}api/streams"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        streams.contains("cam-replayed") && !streams.contains("AccessDenied"),
+        "{streams}"
+    );
+
+    // Status reads every check (the dead-letter queue is red: two messages are in flight).
+    let (_, json, err) = run("operator", &with_stack(&["status", "--json"]), false, None);
+    let report: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}\n{err}"));
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 9, "{report}");
+    for check in checks {
+        let summary = check["summary"].as_str().unwrap();
+        assert!(
+            !summary.contains("cannot") && !summary.contains("AccessDenied"),
+            "{report}"
+        );
+    }
+
+    // Each statement removed in turn denies what needs it. Fresh work for the operator first.
+    leave_work_for_the_operator(&moto, fixture, "acct/cam-denied").await;
+    let mut sids = moto.operator_sids.clone();
+    sids.sort();
+    for sid in &sids {
+        let user = format!("operator-without-{sid}");
+        let user = user.as_str();
+        match sid.as_str() {
+            "ReadStackOutputs" => denied(
+                sid,
+                run(user, &with_stack(&["quarantine", "list"]), false, None),
+            ),
+            "ReadAndSetWebhookSecret" => denied(
+                sid,
+                run(
+                    user,
+                    &with_stack(&["secret", "set", "--webhook-id", "1"]),
+                    false,
+                    Some(&format!("{OTHER_SECRET}\n")),
+                ),
+            ),
+            "ListBucket" => denied(sid, run(user, &with_stack(&["redrive"]), false, None)),
+            "DrainQuarantineAndSpills" => denied(
+                sid,
+                run(user, &with_stack(&["quarantine", "list"]), false, None),
+            ),
+            "ReplayLikeTheRelay" => {
+                // A thumbnail cannot be written where the relay writes: it stays in quarantine.
+                let relay_sdk = moto.sdk_as("relay", &moto.endpoint).await;
+                let relay = fixture.relay_with(&fixture.config(&[]), &relay_sdk, &relay_sdk);
+                let kept = relay
+                    .handle(thumbnail_of("acct/cam-unwritable", OTHER_SECRET))
+                    .await;
+                assert_eq!(status_and_body(&kept).0, 401);
+                let (ok, out, err) = run(user, &replay, false, None);
+                assert!(!ok && out.ends_with("kept 1"), "{sid}: {out}\n{err}");
+                assert!(err.contains("AccessDenied"), "{sid}: {err}");
+                let keys = fixture.keys().await;
+                assert!(
+                    !keys
+                        .iter()
+                        .any(|k| k.starts_with("thumbnails/acct/cam-unwritable/")),
+                    "{sid}: {keys:?}"
+                );
+            }
+            "FindTestThumbnails" => {
+                // Both thumbnails are stored, but latest.jpg cannot be compared (HeadObject is
+                // s3:GetObject), so the newer one never replaces the older.
+                let relay_sdk = moto.sdk_as("relay", &moto.endpoint).await;
+                let relay = fixture.relay_with(&fixture.config(&[]), &relay_sdk, &relay_sdk);
+                // One replay each, the older first (a replay works on several at once).
+                for (captured, image) in [(1_000, &b"older"[..]), (2_000, &b"newer"[..])] {
+                    let headers = samples::thumbnail_headers("acct/cam-compare", captured);
+                    let refs: Vec<(&str, &str)> =
+                        headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    let request = thumbnail_request(image, &refs, OTHER_SECRET);
+                    assert_eq!(status_and_body(&relay.handle(request).await).0, 401);
+                    let (ok, out, err) = run(user, &replay, false, None);
+                    assert!(ok && out.ends_with("kept 0"), "{sid}: {out}\n{err}");
+                }
+                let latest = fixture
+                    .objects()
+                    .await
+                    .into_iter()
+                    .find(|o| o.key == "thumbnails/acct/cam-compare/latest.jpg")
+                    .expect("latest.jpg");
+                assert_eq!(latest.body, b"older", "{sid}");
+            }
+            "ReadClaimChecks" => {
+                // The spilled pointer cannot be rebuilt from the body it names: kept; the
+                // spilled event goes.
+                let (ok, out, err) = run(user, &with_stack(&["redrive"]), false, None);
+                assert!(!ok && out == "redriven 1, kept 1", "{sid}: {out}\n{err}");
+                assert!(err.contains("AccessDenied"), "{sid}: {err}");
+            }
+            "UseEventQueue" => denied(sid, run(user, &tail, false, None)),
+            "UseDeadLetterQueue" => denied(sid, run(user, &tail_dlq, false, None)),
+            "MoveDeadLettersBack" => {
+                admin
+                    .send_message()
+                    .queue_url(&moto.dlq_url)
+                    .message_body(r#"{"type":"poison","n":4}"#)
+                    .send()
+                    .await
+                    .unwrap();
+                let (ok, out, err) = run(user, &move_back, false, None);
+                assert!(
+                    !ok && err.contains("AccessDenied") && err.contains("StartMessageMoveTask"),
+                    "{sid}: {out}\n{err}"
+                );
+            }
+            "ReadMetricsAndAlarms" | "ReadAccountConcurrency" => {
+                let (_, json, err) = run(user, &with_stack(&["status", "--json"]), false, None);
+                let report: serde_json::Value =
+                    serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}\n{err}"));
+                let name = if sid == "ReadAccountConcurrency" {
+                    "concurrency"
+                } else {
+                    "alarms"
+                };
+                let check = report["checks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|c| c["name"] == name)
+                    .unwrap_or_else(|| panic!("{report}"));
+                assert!(
+                    check["summary"].as_str().unwrap().contains("AccessDenied"),
+                    "{sid}: {check}"
+                );
+            }
+            // Without KmsKeyArn these name key/none and grant nothing: the commands work
+            // without them (a_customer_managed_key_serves_every_path shows them needed).
+            "EncryptWithKey" | "DecryptWithKey" => {
+                let (ok, out, err) = run(user, &tail, false, None);
+                assert!(ok, "{sid}: {out}\n{err}");
+            }
+            // Without EventBus (this stack has none) these name archive/none, rule/none/* and
+            // event-bus/none and grant nothing; `history` and the bus half of `redrive` need a
+            // bus (tests/it/bus.rs runs them, without IAM). Redrive works without them.
+            "ReadAndReplayHistory"
+            | "FollowReplays"
+            | "ChooseReplayRules"
+            | "RedriveToEventBus" => {
+                let (ok, out, err) = run(user, &with_stack(&["redrive", "--dry-run"]), false, None);
+                assert!(ok, "{sid}: {out}\n{err}");
+                let (ok, _, err) = run(user, &with_stack(&["history"]), false, None);
+                assert!(!ok && err.contains("EventArchiveArn"), "{sid}: {err}");
+            }
+            other => panic!("operator statement {other} has no command in this test: add one"),
+        }
+    }
+    assert_eq!(sids.len(), 18, "{sids:?}");
+
+    // Disconnect: one webhook's secret only (no API secret needed), then everything.
+    let (ok, out, err) = run(
+        "operator",
+        &at_relay(&["unregister", "--webhook-id", "2", "--keep-webhook"]),
+        false,
+        None,
+    );
+    assert!(ok, "{out}\n{err}");
+    let (ok, out, err) = run("operator", &at_relay(&["unregister"]), true, None);
+    assert!(
+        ok && out.contains("webhook 1: deleted on the platform"),
+        "{out}\n{err}"
+    );
+}

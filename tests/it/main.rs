@@ -34,9 +34,13 @@ mod secrets_quarantine;
 #[cfg(feature = "cli")]
 mod consumers;
 #[cfg(feature = "cli")]
+mod credentials;
+#[cfg(feature = "cli")]
 mod docs;
 #[cfg(feature = "cli")]
 mod iam_enforced;
+#[cfg(feature = "cli")]
+mod quickstart;
 #[cfg(feature = "cli")]
 mod register_rotate;
 #[cfg(feature = "cli")]
@@ -75,5 +79,5 @@ mod skipped_without_operator {
 
 #[cfg(not(feature = "cli"))]
 mod skipped_without_cli {
-    needs_feature!("needs --features cli (make test builds with it)": bus, consumers, docs, iam_enforced, register_rotate, relayctl_cli, several_webhooks, status, wall);
+    needs_feature!("needs --features cli (make test builds with it)": bus, consumers, credentials, docs, iam_enforced, quickstart, register_rotate, relayctl_cli, several_webhooks, status, wall);
 }

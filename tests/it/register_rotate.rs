@@ -259,8 +259,27 @@ async fn unregister_detaches_one_webhook_then_removes_them_all() {
         .unwrap()
         .to_owned();
 
-    // Only detach the second: it stays on the platform, the relay forgets its secret.
-    let (ok, out, err) = rig.run(&[
+    // Without the API secret, deleting on the platform is refused with what to do instead.
+    let without_api_secret = |args: &[&str]| {
+        let output = rig
+            .relayctl(args)
+            .env_remove("MILLICAST_API_SECRET")
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        )
+    };
+    let (ok, _, err) = without_api_secret(&["unregister"]);
+    assert!(
+        !ok && err.contains("MILLICAST_API_SECRET") && err.contains("--keep-webhook"),
+        "{err}"
+    );
+    // Only detach the second: it stays on the platform, the relay forgets its secret. It does
+    // not talk to the platform, so it needs no API secret.
+    let (ok, out, err) = without_api_secret(&[
         "unregister",
         "--webhook-id",
         &second.to_string(),
@@ -327,4 +346,33 @@ async fn unregister_detaches_one_webhook_then_removes_them_all() {
     assert!(!ok && err.contains("401 invalid_signature"), "{err}");
     let (ok, out, _) = rig.run(&["unregister"]);
     assert!(ok && out == "nothing to unregister", "{out}");
+
+    // --keep-webhook without the API secret and without --webhook-id: every secret the relay
+    // holds goes, the one held without an id too.
+    let client = millicast_webhook_relay::aws::sdk::secrets_client(&rig.deployment.fixture.sdk);
+    client
+        .put_secret_value()
+        .secret_id(&rig.secret_id)
+        .secret_string(format!(
+            r#"{{"webhooks":[{{"current":"{SECRET}"}},{{"id":7,"current":"{OTHER_SECRET}"}}]}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    let (ok, out, err) = without_api_secret(&["unregister", "--keep-webhook"]);
+    assert!(ok, "{out}\n{err}");
+    assert_eq!(
+        out,
+        "webhook 7: kept on the platform; its secret removed from the relay"
+    );
+    assert!(
+        err.contains("removing the secret held without a webhook id too")
+            && err.contains("removed 2 webhook secret(s)"),
+        "{err}"
+    );
+    let stored =
+        millicast_webhook_relay::aws::secretsmanager::read_secrets(&client, &rig.secret_id)
+            .await
+            .unwrap();
+    assert!(stored.is_empty(), "{stored:?}");
 }

@@ -230,6 +230,9 @@ async fn tail_prints_exactly_the_messages_sent() {
         .args(["tail", "--queue-url", queue, "--exit-when-empty"])
         .env_clear()
         .env("AWS_ENDPOINT_URL", &moto().endpoint)
+        // No region anywhere: the SDK's region chain would otherwise ask EC2's instance
+        // metadata service (169.254.169.254), which is no address of this machine.
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .unwrap();
     assert!(!output.status.success());
@@ -238,6 +241,36 @@ async fn tail_prints_exactly_the_messages_sent() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// `relayctl tail` with the default long poll (`--wait-seconds 20`) on an idle queue waits it
+/// out and ends quietly (`--exit-when-empty`): relayctl's own SQS timeouts (30 s an attempt,
+/// operator::sdk), not the Lambda's (2 s an attempt, 5 s an operation), which ended this with
+/// "operation timeout" after 5.0 s. The one test that waits 20 s: it runs beside the others.
+#[tokio::test]
+async fn tail_waits_out_the_default_long_poll_on_an_idle_queue() {
+    let fixture = Fixture::new(false).await;
+    let queue = fixture.queue_url.clone();
+    let started = std::time::Instant::now();
+    let output = tokio::task::spawn_blocking(move || {
+        relayctl_aws(&["tail", "--queue-url", &queue, "--exit-when-empty"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let waited = started.elapsed();
+    assert!(
+        output.status.success(),
+        "after {waited:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        waited >= std::time::Duration::from_millis(19_500)
+            && waited < std::time::Duration::from_secs(29),
+        "the long poll took {waited:?}"
+    );
+    assert!(output.stdout.is_empty());
 }
 
 #[test]

@@ -132,6 +132,15 @@ impl Rig {
 
     /// `relayctl status --stack …` (with the platform unless `no_platform`): (exit ok, stdout).
     fn status(&self, extra: &[&str], no_platform: bool) -> (bool, String, String) {
+        self.status_with(extra, no_platform, &[])
+    }
+
+    fn status_with(
+        &self,
+        extra: &[&str],
+        no_platform: bool,
+        env: &[(&str, &str)],
+    ) -> (bool, String, String) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_relayctl"));
         command
             .args(["status", "--stack", &self.stack])
@@ -145,6 +154,7 @@ impl Rig {
         if no_platform {
             command.env_remove("MILLICAST_API_SECRET");
         }
+        command.envs(env.iter().copied());
         let output = command.output().unwrap();
         (
             output.status.success(),
@@ -195,9 +205,16 @@ async fn status_shows_health_and_each_red_case() {
         "spilled",
         "quarantine",
         "alarms",
+        "concurrency",
     ] {
         assert!(Rig::line(&out, check).starts_with("ok"), "{check}:\n{out}");
     }
+    // moto's Lambda stand-in answers the default quota, nothing reserved.
+    assert!(
+        Rig::line(&out, "concurrency")
+            .contains("account quota 1000 concurrent executions, 1000 unreserved"),
+        "{out}"
+    );
     assert!(
         Rig::line(&out, "webhook").contains("webhook 1 (hooks feeds,"),
         "{out}"
@@ -210,7 +227,47 @@ async fn status_shows_health_and_each_red_case() {
     assert!(ok);
     let report: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(report["healthy"], true);
-    assert_eq!(report["checks"].as_array().unwrap().len(), 8);
+    assert_eq!(report["checks"].as_array().unwrap().len(), 9);
+
+    // A new account's quota of 10 (GetAccountSettings from a moto whose stand-in answers it):
+    // yellow, with the quota request; the command still succeeds.
+    let small = moto_with_lambda_concurrency("10");
+    let (ok, out, err) = rig.status_with(
+        &[],
+        false,
+        &[("AWS_ENDPOINT_URL_LAMBDA", small.endpoint.as_str())],
+    );
+    assert!(ok, "{out}\n{err}");
+    let line = Rig::line(&out, "concurrency");
+    assert!(
+        line.starts_with("warn")
+            && line.contains("account quota 10 concurrent executions, 10 unreserved"),
+        "{out}"
+    );
+    assert!(
+        out.contains("→ aws service-quotas request-service-quota-increase --service-code lambda --quota-code L-B99A9384 --desired-value 1000"),
+        "{out}"
+    );
+    // Reserved elsewhere in the account: a large quota with little unreserved warns too.
+    let reserved = moto_with_lambda_concurrency("1000,60");
+    let (ok, out, _) = rig.status_with(
+        &[],
+        false,
+        &[("AWS_ENDPOINT_URL_LAMBDA", reserved.endpoint.as_str())],
+    );
+    assert!(
+        ok && Rig::line(&out, "concurrency").starts_with("warn"),
+        "{out}"
+    );
+    // Lambda cannot be read: yellow, with the reason.
+    let down = closed_port_endpoint();
+    let (ok, out, _) = rig.status_with(&[], false, &[("AWS_ENDPOINT_URL_LAMBDA", down.as_str())]);
+    assert!(ok, "{out}");
+    let line = Rig::line(&out, "concurrency");
+    assert!(
+        line.starts_with("warn") && line.contains("cannot read the account's Lambda settings"),
+        "{out}"
+    );
 
     // Without the platform's API secret the webhook is not checked: yellow, not red.
     let (ok, out, _) = rig.status(&[], true);
@@ -227,7 +284,11 @@ async fn status_shows_health_and_each_red_case() {
         .send()
         .await
         .unwrap();
-    rig.assert_red("dead-letter", "1 message(s)", "relayctl tail --queue-url");
+    rig.assert_red(
+        "dead-letter",
+        "1 message(s)",
+        &format!("relayctl tail --queue-url {}, fix the consumer, then relayctl dead-letters move-back --stack {stack}", rig.dlq_url),
+    );
     fixture
         .sqs
         .purge_queue()

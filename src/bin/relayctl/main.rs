@@ -26,10 +26,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use millicast_webhook_relay::operator::error::OperatorError;
+use millicast_webhook_relay::operator::sdk::AwsOptions;
 
 use cmd::{
-    contract, events, history, quarantine, redrive, register, rotate, secret, send, sign, status,
-    tail, unregister, wall, webhooks,
+    contract, dead_letters, events, history, quarantine, redrive, register, rotate, secret, send,
+    sign, status, tail, unregister, wall, webhooks,
 };
 use error::{Error, rust_log_wants_detail};
 
@@ -45,6 +46,15 @@ struct Cli {
     // Listed last: clap would otherwise place it among each command's own flags.
     #[arg(short, long, global = true, display_order = 1000)]
     verbose: bool,
+    /// The AWS profile of the shared config and credentials files (SSO, credential_process,
+    /// role_arn with source_profile, `aws login`), as the AWS CLI's --profile [default:
+    /// AWS_PROFILE, else default].
+    #[arg(long, global = true, value_name = "NAME", display_order = 1001)]
+    profile: Option<String>,
+    /// The AWS region [default: AWS_REGION; with --stack, the region of that stack's
+    /// samconfig.toml in the working directory; else the profile's].
+    #[arg(long, global = true, value_name = "REGION", display_order = 1002)]
+    region: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -59,6 +69,9 @@ enum Command {
     Tail(tail::TailArgs),
     /// Send the events spilled to `undelivered/` back to the queue, deleting each once sent.
     Redrive(redrive::RedriveArgs),
+    /// The dead-letter queue: messages consumers failed five times.
+    #[command(subcommand)]
+    DeadLetters(dead_letters::DeadLettersCommand),
     /// Deliveries the relay could not verify, kept under `quarantine/`.
     #[command(subcommand)]
     Quarantine(quarantine::QuarantineCommand),
@@ -77,7 +90,7 @@ enum Command {
     Rotate(rotate::RotateArgs),
     /// Disconnect webhooks from the relay: delete each on the platform (so it stops posting
     /// here) and remove its secret from the relay's. Default: every webhook pointing at the
-    /// function URL. Needs MILLICAST_API_SECRET.
+    /// function URL. Needs MILLICAST_API_SECRET, except with --keep-webhook.
     Unregister(unregister::UnregisterArgs),
     /// The relay's health at a glance: the stack, the webhook on the platform, the queues,
     /// what waits in the bucket, alarms and the last hour's metrics. Exit code 1 when a check is
@@ -98,11 +111,16 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    aws_clients::configure(AwsOptions {
+        profile: cli.profile.clone(),
+        region: cli.region.clone(),
+    });
     let result = match cli.command {
         Command::Sign(args) => args.run(),
         Command::Send(args) => args.run(),
         Command::Tail(args) => block_on(args.run()),
         Command::Redrive(args) => block_on(args.run()),
+        Command::DeadLetters(command) => block_on(command.run()),
         Command::Quarantine(command) => block_on(command.run()),
         Command::History(args) => block_on(args.run()),
         Command::Secret(command) => block_on(command.run()),

@@ -29,6 +29,7 @@ impl StackArgs {
         let Some(name) = &self.stack else {
             return Ok(None);
         };
+        crate::aws_clients::about_stack(name);
         let client = aws_sdk_cloudformation::Client::new(&sdk_config().await?);
         read_outputs(&client, name)
             .await

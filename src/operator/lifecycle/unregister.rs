@@ -20,14 +20,26 @@ pub struct Unregistered {
 
 /// Unregisters webhook `webhook_id`, or every webhook pointing at the relay. A webhook that no
 /// longer exists on the platform but whose secret the relay still holds loses its secret.
+///
+/// Without the platform (`None`: no API secret) only `keep_webhook` can be done, from the
+/// relay's secret alone: webhook `webhook_id`'s secret, or every secret it holds, is removed.
 pub async fn unregister(
-    platform: &PlatformClient,
+    platform: Option<&PlatformClient>,
     clients: &Clients,
     target: &RelayTarget,
     webhook_id: Option<i64>,
     keep_webhook: bool,
     say: Say<'_>,
 ) -> Result<Vec<Unregistered>, OperatorError> {
+    let Some(platform) = platform else {
+        if !keep_webhook {
+            return Err(OperatorError::usage(
+                "deleting webhooks on the platform needs the account's API secret in \
+                 MILLICAST_API_SECRET (--keep-webhook removes only the relay's secrets, without it)",
+            ));
+        }
+        return forget_secrets(clients, target, webhook_id, say).await;
+    };
     let pointing = webhooks_at(platform, &target.function_url).await?;
     let mut secrets = read_secrets(&clients.secrets, &target.secret_id).await?;
     let chosen: Vec<Webhook> = pointing
@@ -82,19 +94,71 @@ pub async fn unregister(
             secret_removed: held,
         });
     }
-    if secrets != before {
-        put_secrets(&clients.secrets, &target.secret_id, &secrets)
-            .await
-            .map_err(OperatorError::SecretWrite)?;
-        say(&format!(
-            "removed {} webhook secret(s) from {}; it now holds {}",
-            before.webhooks().len() - secrets.webhooks().len(),
-            target.secret_id,
-            match secrets.webhooks().len() {
-                0 => "none: every delivery is refused and kept in quarantine".to_owned(),
-                _ => crate::relay::secrets::describe_ids(secrets.webhooks()),
-            }
-        ));
-    }
+    store_without(clients, target, &before, &secrets, say).await?;
     Ok(done)
+}
+
+/// `--keep-webhook` without the platform: the relay's secrets alone say which webhooks it
+/// verifies. Webhook `webhook_id`'s secret is removed, or every one (the one held without id
+/// included).
+async fn forget_secrets(
+    clients: &Clients,
+    target: &RelayTarget,
+    webhook_id: Option<i64>,
+    say: Say<'_>,
+) -> Result<Vec<Unregistered>, OperatorError> {
+    let before = read_secrets(&clients.secrets, &target.secret_id).await?;
+    let ids: Vec<i64> = match webhook_id {
+        Some(id) if before.get(id).is_none() => {
+            return Err(OperatorError::usage(format!(
+                "the relay holds no secret of webhook {id} in {}",
+                target.secret_id
+            )));
+        }
+        Some(id) => vec![id],
+        None => before.webhooks().iter().filter_map(|w| w.id).collect(),
+    };
+    let mut secrets = ids.iter().fold(before.clone(), |set, id| set.without(*id));
+    if webhook_id.is_none() && before.webhooks().iter().any(|w| w.id.is_none()) {
+        secrets = secrets.without_unnamed();
+        say("removing the secret held without a webhook id too");
+    }
+    if secrets == before {
+        say(&format!("{} holds no webhook secret", target.secret_id));
+    }
+    store_without(clients, target, &before, &secrets, say).await?;
+    Ok(ids
+        .into_iter()
+        .map(|webhook_id| Unregistered {
+            webhook_id,
+            deleted: false,
+            secret_removed: true,
+        })
+        .collect())
+}
+
+/// Stores `secrets` when it differs from `before`, and says what the relay holds now.
+async fn store_without(
+    clients: &Clients,
+    target: &RelayTarget,
+    before: &crate::relay::secrets::SecretSet,
+    secrets: &crate::relay::secrets::SecretSet,
+    say: Say<'_>,
+) -> Result<(), OperatorError> {
+    if secrets == before {
+        return Ok(());
+    }
+    put_secrets(&clients.secrets, &target.secret_id, secrets)
+        .await
+        .map_err(OperatorError::SecretWrite)?;
+    say(&format!(
+        "removed {} webhook secret(s) from {}; it now holds {}",
+        before.webhooks().len() - secrets.webhooks().len(),
+        target.secret_id,
+        match secrets.webhooks().len() {
+            0 => "none: every delivery is refused and kept in quarantine".to_owned(),
+            _ => crate::relay::secrets::describe_ids(secrets.webhooks()),
+        }
+    ));
+    Ok(())
 }

@@ -5,10 +5,12 @@
 //! from 1 hour; any message in the dead-letter queue, any spilled event or quarantined delivery
 //! waiting, any alarm in ALARM, a failed or dropped delivery in the last hour, a disabled or
 //! missing webhook are red; spilled or quarantined deliveries in the last hour are yellow (they
-//! are handled, but someone should know why).
+//! are handled, but someone should know why); an account whose unreserved Lambda concurrency is
+//! under 100 is yellow (deliveries beyond it are throttled, and a throttled delivery is lost).
 
 mod bucket;
 mod cloudwatch;
+mod concurrency;
 mod queue;
 mod webhook;
 
@@ -26,6 +28,8 @@ use crate::relay::quarantine::QUARANTINE_PREFIX;
 
 use bucket::waiting_check;
 use cloudwatch::{alarms_check, metrics_check};
+use concurrency::concurrency_check;
+pub use concurrency::{CONCURRENCY_QUOTA_CODE, UNRESERVED_CONCURRENCY_YELLOW, account_concurrency};
 use queue::{dead_letter_check, queue_check};
 use webhook::{RelayPlaces, webhook_check};
 
@@ -77,13 +81,20 @@ const NEEDED_OUTPUTS: [&str; 6] = [
 pub const OLDEST_MESSAGE_YELLOW: Duration = Duration::from_secs(5 * 60);
 pub const OLDEST_MESSAGE_RED: Duration = Duration::from_secs(60 * 60);
 
+/// The AWS clients the checks read with.
+pub struct StatusClients<'a> {
+    pub clients: &'a Clients,
+    pub cloudwatch: &'a aws_sdk_cloudwatch::Client,
+    pub lambda: &'a aws_sdk_lambda::Client,
+}
+
 /// Every check, in screen order. `platform` is `None` when `MILLICAST_API_SECRET` is unset.
 pub async fn checks(
     outputs: &StackOutputs,
-    clients: &Clients,
-    cloudwatch: &aws_sdk_cloudwatch::Client,
+    aws: &StatusClients<'_>,
     platform: Option<&PlatformClient>,
 ) -> Vec<Check> {
+    let (clients, cloudwatch) = (aws.clients, aws.cloudwatch);
     let stack = &outputs.stack_name;
     let mut checks = Vec::new();
     let missing: Vec<&str> = NEEDED_OUTPUTS
@@ -142,7 +153,7 @@ pub async fn checks(
         checks.push(queue_check(clients, cloudwatch, &queue_url, stack).await);
     }
     if !dlq_url.is_empty() {
-        checks.push(dead_letter_check(clients, &dlq_url).await);
+        checks.push(dead_letter_check(clients, &dlq_url, stack).await);
     }
     if !bucket.is_empty() {
         let spilled = waiting_check(
@@ -185,6 +196,7 @@ pub async fn checks(
         );
     }
     checks.push(alarms_check(cloudwatch, stack).await);
+    checks.push(concurrency_check(aws.lambda).await);
     if !function_name.is_empty() {
         checks.push(metrics_check(cloudwatch, &function_name).await);
     }

@@ -84,7 +84,7 @@ pub(super) async fn queue_check(
     }
 }
 
-pub(super) async fn dead_letter_check(clients: &Clients, url: &str) -> Check {
+pub(super) async fn dead_letter_check(clients: &Clients, url: &str, stack: &str) -> Check {
     match visible_messages(clients, url, "the dead-letter queue").await {
         Ok((0, 0)) => Check::new("dead-letter", Level::Green, "empty"),
         Ok((visible, in_flight)) => Check::new(
@@ -95,7 +95,9 @@ pub(super) async fn dead_letter_check(clients: &Clients, url: &str) -> Check {
                 visible + in_flight
             ),
         )
-        .with_command(format!("relayctl tail --queue-url {url}")),
+        .with_command(format!(
+            "relayctl tail --queue-url {url}, fix the consumer, then relayctl dead-letters move-back --stack {stack}"
+        )),
         Err(error) => Check::new("dead-letter", Level::Red, read_failure(&error)),
     }
 }

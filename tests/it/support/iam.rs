@@ -18,13 +18,23 @@ pub struct IamMoto {
     pub bucket: String,
     pub queue_url: String,
     pub dlq_url: String,
+    pub dlq_arn: String,
+    pub queue_arn: String,
     pub secret_arn: String,
+    /// The CloudFormation stack with the template's outputs (`relayctl --stack`).
+    pub stack_name: String,
+    /// A role holding the OperatorPolicy document, which only the user `assumer` may assume.
+    pub operator_role_arn: String,
+    /// One session of that role, made at setup: (access key id, secret, session token).
+    pub operator_session: (String, String, String),
     /// The customer-managed key every resource is under (`start_with_kms_key`), else None.
     pub kms_key_arn: Option<String>,
     users: HashMap<String, (String, String)>,
     pub sids: Vec<String>,
     /// The Sids of ConsumerPolicy (a `consumer-without-<Sid>` user each).
     pub consumer_sids: Vec<String>,
+    /// The Sids of OperatorPolicy (an `operator-without-<Sid>` user each).
+    pub operator_sids: Vec<String>,
 }
 
 impl Drop for IamMoto {
@@ -52,7 +62,8 @@ impl IamMoto {
         moto
     }
 
-    fn start_args(args: &[&str]) -> Self {
+    /// With more arguments for scripts/moto_iam.py (`--param Name=Value`, …).
+    pub fn start_args(args: &[&str]) -> Self {
         let (process, line) = start_script("moto_iam.py", args.iter());
         let setup: serde_json::Value =
             serde_json::from_str(&line).unwrap_or_else(|e| panic!("moto_iam.py: {e}: {line}"));
@@ -75,16 +86,31 @@ impl IamMoto {
         };
         let sids = without("relay");
         let consumer_sids = without("consumer");
+        let operator_sids = without("operator");
         Self {
             endpoint: text("endpoint"),
             bucket: text("bucket"),
             queue_url: text("queueUrl"),
             dlq_url: text("dlqUrl"),
+            dlq_arn: text("dlqArn"),
+            queue_arn: text("queueArn"),
             secret_arn: text("secretArn"),
+            stack_name: text("stackName"),
+            operator_role_arn: text("operatorRoleArn"),
+            operator_session: {
+                let session = &setup["operatorSession"];
+                let field = |name: &str| session[name].as_str().expect(name).to_owned();
+                (
+                    field("accessKeyId"),
+                    field("secretAccessKey"),
+                    field("sessionToken"),
+                )
+            },
             kms_key_arn: setup["kmsKeyArn"].as_str().map(str::to_owned),
             users,
             sids,
             consumer_sids,
+            operator_sids,
             process,
         }
     }

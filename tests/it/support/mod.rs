@@ -10,6 +10,7 @@ pub mod iam;
 pub mod platform;
 #[cfg(feature = "cli")]
 pub mod rig;
+pub mod stand_in;
 #[cfg(feature = "cli")]
 pub mod wall;
 
@@ -96,6 +97,22 @@ fn start_moto() -> Moto {
     }
 }
 
+/// A moto server of its own whose Lambda GetAccountSettings stand-in
+/// (scripts/lambda_stand_in.py) answers `concurrency` ("QUOTA[,UNRESERVED]"). It stops when
+/// dropped (its stdin closes).
+pub fn moto_with_lambda_concurrency(concurrency: &str) -> Moto {
+    let (process, first_line) = start_script_with(
+        "moto_server.py",
+        std::iter::empty::<&str>(),
+        &[("LOCAL_LAMBDA_CONCURRENCY", concurrency)],
+    );
+    let port: u16 = first_line.trim().parse().expect("moto port");
+    Moto {
+        _process: process,
+        endpoint: format!("http://127.0.0.1:{port}"),
+    }
+}
+
 /// Starts `scripts/<script>` with the project's Python (`RELAY_PYTHON`, else `.venv`) and
 /// returns it with the first line it prints (its port or its set-up). Its stdin is a pipe from
 /// this process: the scripts stop at EOF, so none outlives the test binary.
@@ -103,12 +120,22 @@ pub fn start_script<S: AsRef<std::ffi::OsStr>>(
     script: &str,
     args: impl IntoIterator<Item = S>,
 ) -> (Child, String) {
+    start_script_with(script, args, &[])
+}
+
+/// [`start_script`] with more environment variables.
+pub fn start_script_with<S: AsRef<std::ffi::OsStr>>(
+    script: &str,
+    args: impl IntoIterator<Item = S>,
+    env: &[(&str, &str)],
+) -> (Child, String) {
     let python = std::env::var_os("RELAY_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| project_dir().join(".venv/bin/python"));
     let mut process = Command::new(&python)
         .arg(project_dir().join("scripts").join(script))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(project_dir())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

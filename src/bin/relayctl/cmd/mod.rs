@@ -1,6 +1,7 @@
 //! One module per command: its flags (`#[derive(Args)]`) and what it does (`run`).
 
 pub mod contract;
+pub mod dead_letters;
 pub mod events;
 pub mod history;
 pub mod quarantine;

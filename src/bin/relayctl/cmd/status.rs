@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use clap::Args;
 use millicast_webhook_relay::operator::error::OperatorError;
-use millicast_webhook_relay::operator::status::{Level, checks};
+use millicast_webhook_relay::operator::status::{Level, StatusClients, checks};
 
 use crate::aws_clients::{clients, sdk_config};
 use crate::error::Error;
@@ -40,12 +40,18 @@ impl StatusArgs {
         let sdk = sdk_config().await?;
         let clients = clients().await?;
         let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
+        let lambda = aws_sdk_lambda::Client::new(&sdk);
         // The webhook check needs the platform's API secret; without it, it is skipped with a note.
         let platform = match std::env::var("MILLICAST_API_SECRET") {
             Ok(secret) if !secret.trim().is_empty() => Some(crate::platform::platform()?),
             _ => None,
         };
-        let checks = checks(&outputs, &clients, &cloudwatch, platform.as_ref()).await;
+        let aws = StatusClients {
+            clients: &clients,
+            cloudwatch: &cloudwatch,
+            lambda: &lambda,
+        };
+        let checks = checks(&outputs, &aws, platform.as_ref()).await;
         let red = checks.iter().filter(|c| c.level == Level::Red).count();
         if self.json {
             let report = serde_json::json!({
