@@ -32,7 +32,7 @@ pub const SQS_OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
 /// S3: one object (a quarantined body up to 6 MiB, a thumbnail) over an operator's link.
 pub const S3_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const S3_OPERATION_TIMEOUT: Duration = Duration::from_secs(180);
-/// Secrets Manager, CloudFormation, CloudWatch, Lambda: small requests.
+/// Secrets Manager, CloudFormation, CloudWatch, Lambda, EventBridge: small requests.
 pub const CONTROL_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const CONTROL_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -160,12 +160,26 @@ fn endpoint_overridden(sdk: &SdkConfig) -> bool {
         || crate::relay::config::Config::endpoint_overridden(|name| std::env::var(name).ok())
 }
 
-/// The S3, SQS and Secrets Manager clients with relayctl's timeouts.
-pub fn clients(sdk: &SdkConfig) -> Clients {
+/// S3 with relayctl's timeouts (path-style when an endpoint is overridden).
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     let s3 = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(endpoint_overridden(sdk))
         .timeout_config(timeouts(S3_ATTEMPT_TIMEOUT, S3_OPERATION_TIMEOUT))
         .build();
+    aws_sdk_s3::Client::from_conf(s3)
+}
+
+/// EventBridge (`history`, `redrive` onto the bus) with relayctl's timeouts: its calls are
+/// small, and a replay is followed by polling, one call at a time.
+pub fn eventbridge_client(sdk: &SdkConfig) -> aws_sdk_eventbridge::Client {
+    let config = aws_sdk_eventbridge::config::Builder::from(sdk)
+        .timeout_config(timeouts(CONTROL_ATTEMPT_TIMEOUT, CONTROL_OPERATION_TIMEOUT))
+        .build();
+    aws_sdk_eventbridge::Client::from_conf(config)
+}
+
+/// The S3, SQS and Secrets Manager clients with relayctl's timeouts.
+pub fn clients(sdk: &SdkConfig) -> Clients {
     let sqs = aws_sdk_sqs::config::Builder::from(sdk)
         .timeout_config(timeouts(SQS_ATTEMPT_TIMEOUT, SQS_OPERATION_TIMEOUT))
         .build();
@@ -173,7 +187,7 @@ pub fn clients(sdk: &SdkConfig) -> Clients {
         .timeout_config(timeouts(CONTROL_ATTEMPT_TIMEOUT, CONTROL_OPERATION_TIMEOUT))
         .build();
     Clients {
-        s3: aws_sdk_s3::Client::from_conf(s3),
+        s3: s3_client(sdk),
         sqs: aws_sdk_sqs::Client::from_conf(sqs),
         secrets: aws_sdk_secretsmanager::Client::from_conf(secrets),
     }
@@ -236,5 +250,66 @@ image_repositories = []
         );
         let dir = dir_with("[default.deploy.parameters\nregion = ");
         assert!(samconfig_region(&dir, "relay").is_err());
+    }
+
+    /// Every client relayctl builds (`wall`, `history` and `redrive --bus` included) carries
+    /// relayctl's timeouts, never the Lambda's per-request ones.
+    #[test]
+    fn every_operator_client_has_relayctls_timeouts() {
+        let sdk = SdkConfig::builder()
+            .region(Region::new("us-east-1"))
+            .behavior_version(BehaviorVersion::latest())
+            .build();
+        let attempt_and_operation = |config: Option<&TimeoutConfig>| {
+            let config = config.expect("a timeout configuration");
+            (
+                config.operation_attempt_timeout(),
+                config.operation_timeout(),
+                config.connect_timeout(),
+            )
+        };
+        let clients = clients(&sdk);
+        assert_eq!(
+            attempt_and_operation(clients.s3.config().timeout_config()),
+            (
+                Some(S3_ATTEMPT_TIMEOUT),
+                Some(S3_OPERATION_TIMEOUT),
+                Some(CONNECT_TIMEOUT)
+            )
+        );
+        assert_eq!(
+            attempt_and_operation(s3_client(&sdk).config().timeout_config()),
+            (
+                Some(S3_ATTEMPT_TIMEOUT),
+                Some(S3_OPERATION_TIMEOUT),
+                Some(CONNECT_TIMEOUT)
+            )
+        );
+        assert_eq!(
+            attempt_and_operation(clients.sqs.config().timeout_config()),
+            (
+                Some(SQS_ATTEMPT_TIMEOUT),
+                Some(SQS_OPERATION_TIMEOUT),
+                Some(CONNECT_TIMEOUT)
+            )
+        );
+        let control = (
+            Some(CONTROL_ATTEMPT_TIMEOUT),
+            Some(CONTROL_OPERATION_TIMEOUT),
+            Some(CONNECT_TIMEOUT),
+        );
+        assert_eq!(
+            attempt_and_operation(clients.secrets.config().timeout_config()),
+            control
+        );
+        assert_eq!(
+            attempt_and_operation(eventbridge_client(&sdk).config().timeout_config()),
+            control
+        );
+        // The Lambda's own clients differ: the test above would catch a swap.
+        assert_ne!(
+            attempt_and_operation(crate::aws::sdk::sqs_client(&sdk).config().timeout_config()).0,
+            Some(SQS_ATTEMPT_TIMEOUT)
+        );
     }
 }

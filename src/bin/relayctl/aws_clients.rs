@@ -51,3 +51,13 @@ pub async fn sdk_config() -> Result<SdkConfig, OperatorError> {
 pub async fn clients() -> Result<Clients, OperatorError> {
     Ok(sdk::clients(&sdk_config().await?))
 }
+
+/// S3 alone (`wall`).
+pub async fn s3_client() -> Result<aws_sdk_s3::Client, OperatorError> {
+    Ok(sdk::s3_client(&sdk_config().await?))
+}
+
+/// EventBridge (`history`, `redrive` onto the bus).
+pub async fn eventbridge_client() -> Result<aws_sdk_eventbridge::Client, OperatorError> {
+    Ok(sdk::eventbridge_client(&sdk_config().await?))
+}

@@ -4,14 +4,13 @@
 use std::time::{Duration, SystemTime};
 
 use clap::{Args, Subcommand};
-use millicast_webhook_relay::aws::sdk;
 use millicast_webhook_relay::operator::error::OperatorError;
 use millicast_webhook_relay::operator::history::{
     ReplayRequest, describe_archive, follow_replay, replay_name, rules_for_type, start_replay,
 };
 use millicast_webhook_relay::relay::clock::{now_ms, rfc3339_ms};
 
-use crate::aws_clients::sdk_config;
+use crate::aws_clients::eventbridge_client;
 use crate::error::Error;
 use crate::target::{StackArgs, pick};
 
@@ -79,7 +78,7 @@ impl ArchiveArgs {
             "EventArchiveArn",
             "--archive (the bus output is off on this stack?)",
         )?;
-        let client = sdk::eventbridge_client(&sdk_config().await?);
+        let client = eventbridge_client().await?;
         let summary = describe_archive(&client, &archive)
             .await
             .map_err(|e| Error::context("cannot read the history", e))?;
@@ -131,7 +130,7 @@ impl ReplayArgs {
             "--archive",
         )?;
         let bus_arn = pick(self.bus.as_ref(), outputs, "EventBusArn", "--bus")?;
-        let client = sdk::eventbridge_client(&sdk_config().await?);
+        let client = eventbridge_client().await?;
         let rule_arns = match &self.kind {
             None => Vec::new(),
             Some(kind) => {

@@ -2,14 +2,13 @@
 
 use clap::Args;
 use millicast_webhook_relay::aws::eventbridge::EventBridgeBus;
-use millicast_webhook_relay::aws::sdk as aws;
 use millicast_webhook_relay::aws::sqs::SqsEventQueue;
 use millicast_webhook_relay::operator::redrive::{
     Redriven, max_message_bytes, redrive_bucket, redrive_bus,
 };
 use millicast_webhook_relay::relay::keys::UNDELIVERED_BUS_PREFIX;
 
-use crate::aws_clients::{Clients, clients, sdk_config};
+use crate::aws_clients::{Clients, clients, eventbridge_client};
 use crate::error::Error;
 use crate::target::{StackArgs, pick};
 
@@ -79,7 +78,7 @@ impl RedriveArgs {
             .clone()
             .or_else(|| outputs.as_ref()?.get("EventBusArn").map(str::to_owned));
         if let Some(bus) = bus {
-            let bus = EventBridgeBus::new(aws::eventbridge_client(&sdk_config().await?), bus);
+            let bus = EventBridgeBus::new(eventbridge_client().await?, bus);
             let (mut put, mut kept_for_bus) = (0usize, 0usize);
             redrive_bus(&s3, bucket, &bus, dry_run, |key, outcome| match outcome {
                 Redriven::Sent => put += 1,

@@ -5,15 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use millicast_webhook_relay::aws::sdk::s3_client;
 use millicast_webhook_relay::operator::error::OperatorError;
 use millicast_webhook_relay::operator::wall::server::{AllowedHosts, serve};
 use millicast_webhook_relay::operator::wall::{Advice, Adviser, Wall, WallSettings};
 use millicast_webhook_relay::relay::clock::now_ms;
-use millicast_webhook_relay::relay::config::Config;
 use tokio::net::TcpListener;
 
-use crate::aws_clients::sdk_config;
+use crate::aws_clients::s3_client;
 use crate::error::{Error, HINTS, hint_for};
 use crate::target::{StackArgs, path_settings, pick};
 
@@ -72,8 +70,7 @@ impl WallArgs {
         )?;
         // The queue plays no part: only the thumbnail settings are read.
         let paths = path_settings(outputs.as_ref(), "")?;
-        let path_style = Config::endpoint_overridden(|name| std::env::var(name).ok());
-        let s3 = s3_client(&sdk_config().await?, path_style);
+        let s3 = s3_client().await?;
         let settings = WallSettings {
             bucket,
             prefix: paths.thumbnail_prefix,
