@@ -54,12 +54,17 @@ fn no_stalled_stream_protection() -> StalledStreamProtectionConfig {
     StalledStreamProtectionConfig::disabled()
 }
 
-fn timeouts(attempt: Duration, operation: Duration) -> TimeoutConfig {
+/// A connect, attempt and operation timeout (relayctl builds its own with longer ones).
+pub fn timeout_config(connect: Duration, attempt: Duration, operation: Duration) -> TimeoutConfig {
     TimeoutConfig::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
+        .connect_timeout(connect)
         .operation_attempt_timeout(attempt)
         .operation_timeout(operation)
         .build()
+}
+
+fn timeouts(attempt: Duration, operation: Duration) -> TimeoutConfig {
+    timeout_config(CONNECT_TIMEOUT, attempt, operation)
 }
 
 /// Applies the relay's retry policy to a config loader.

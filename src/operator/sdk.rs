@@ -21,7 +21,7 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
-use crate::aws::sdk::{Clients, retry_config};
+use crate::aws::sdk::{Clients, retry_config, timeout_config};
 use crate::operator::error::OperatorError;
 
 /// Connecting to an AWS endpoint (a TCP and TLS handshake).
@@ -63,13 +63,7 @@ pub async fn load_sdk_config(
 ) -> Result<(SdkConfig, Option<RegionFromSamConfig>), OperatorError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(retry_config())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(CONTROL_ATTEMPT_TIMEOUT)
-                .operation_timeout(CONTROL_OPERATION_TIMEOUT)
-                .build(),
-        );
+        .timeout_config(timeouts(CONTROL_ATTEMPT_TIMEOUT, CONTROL_OPERATION_TIMEOUT));
     if let Some(profile) = &options.profile {
         loader = loader.profile_name(profile);
     }
@@ -147,11 +141,7 @@ pub fn samconfig_region(
 }
 
 fn timeouts(attempt: Duration, operation: Duration) -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .operation_attempt_timeout(attempt)
-        .operation_timeout(operation)
-        .build()
+    timeout_config(CONNECT_TIMEOUT, attempt, operation)
 }
 
 /// Whether an endpoint is overridden (local S3 stand-ins want path-style addressing).

@@ -13,7 +13,7 @@ use lambda_http::tracing::warn;
 use lambda_http::{Body, Response};
 
 use crate::ports::{
-    EventBus, EventQueue, IoError, ObjectPut, ObjectStore, PutCondition, PutOutcome,
+    BusEvent, EventBus, EventQueue, IoError, ObjectPut, ObjectStore, PutCondition, PutOutcome,
 };
 use crate::relay::bus::{EVENTBRIDGE_ENTRY_LIMIT, bus_event, entry_size};
 use crate::relay::clock::{now_ms, rfc3339_ms};
@@ -101,6 +101,13 @@ fn metadata_text(text: &str) -> String {
         })
         .take(ERROR_TEXT_MAX)
         .collect()
+}
+
+/// A message on its way out: its bus copy (with the bus on) and whether both outputs take it.
+struct Outgoing<'m> {
+    message: &'m QueueMessage,
+    bus_event: Option<BusEvent>,
+    fits: bool,
 }
 
 /// Who a delivery is and how long its steps may take: what every step of one delivery shares.
@@ -207,13 +214,22 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
         &self.queue
     }
 
-    /// Whether SQS takes `message` as it is: within the size limit, in its character set (the
-    /// attributes are cleaned when they are built) — and, with the bus on, whether EventBridge
-    /// takes its copy: both outputs get the same message, the event or its claim check.
-    pub fn fits(&self, message: &QueueMessage) -> bool {
-        message.size() <= self.settings.sqs_max_message_bytes
+    /// `message` with its bus copy (built once, with the bus on), and whether both outputs take
+    /// it as it is: SQS within its size limit and character set (the attributes are cleaned
+    /// when they are built), EventBridge within its entry limit. Both outputs get the same
+    /// message, the event or its claim check.
+    fn outgoing<'m>(&self, message: &'m QueueMessage) -> Outgoing<'m> {
+        let bus_event = self.bus.as_ref().map(|_| bus_event(message));
+        let fits = message.size() <= self.settings.sqs_max_message_bytes
             && sqs_accepts_body(&message.body)
-            && (self.bus.is_none() || entry_size(&bus_event(message)) <= EVENTBRIDGE_ENTRY_LIMIT)
+            && bus_event
+                .as_ref()
+                .is_none_or(|event| entry_size(event) <= EVENTBRIDGE_ENTRY_LIMIT);
+        Outgoing {
+            message,
+            bus_event,
+            fits,
+        }
     }
 
     /// Puts a verified event on the queue (by claim check when it does not fit), spilling to
@@ -228,11 +244,14 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
     ) -> Result<Accepted, RelayError> {
         let fifo = self.settings.fifo;
         let message = QueueMessage::for_event(envelope, body, provenance, fifo);
-        if self.fits(&message) {
+        let outgoing = self.outgoing(&message);
+        if outgoing.fits {
             return self
-                .deliver(&message, envelope.timestamp_ms, run, summary)
+                .deliver(outgoing, envelope.timestamp_ms, run, summary)
                 .await;
         }
+        // Its bus copy is not what goes out (the pointer's is): free it before the S3 write.
+        drop(outgoing);
 
         let sha256 = sha256_hex(message.body.as_bytes());
         let key = claim_check_key(run.delivery_id);
@@ -274,7 +293,12 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
         };
         let pointer_message = QueueMessage::claim_check(&message, envelope, &pointer);
         match self
-            .deliver(&pointer_message, envelope.timestamp_ms, run, summary)
+            .deliver(
+                self.outgoing(&pointer_message),
+                envelope.timestamp_ms,
+                run,
+                summary,
+            )
             .await?
         {
             Accepted::Forwarded => Ok(Accepted::ClaimChecked),
@@ -291,12 +315,16 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
     /// take is kept under `undelivered-bus/` for `relayctl redrive` (or, if S3 fails too, logged).
     async fn deliver(
         &self,
-        message: &QueueMessage,
+        outgoing: Outgoing<'_>,
         timestamp_ms: Option<i64>,
         run: &DeliveryRun<'_>,
         summary: &mut Summary,
     ) -> Result<Accepted, RelayError> {
-        let fits = self.fits(message);
+        let Outgoing {
+            message,
+            bus_event,
+            fits,
+        } = outgoing;
         let send = async {
             if fits {
                 run.deadline
@@ -312,11 +340,10 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
             }
         };
         let put = async {
-            let bus = self.bus.as_ref()?;
-            let event = bus_event(message);
+            let (bus, event) = self.bus.as_ref().zip(bus_event.as_ref())?;
             Some(
                 run.deadline
-                    .run("eventbridge PutEvents", SPILL_RESERVE, bus.put(&event))
+                    .run("eventbridge PutEvents", SPILL_RESERVE, bus.put(event))
                     .await,
             )
         };
@@ -604,7 +631,7 @@ impl<S: ObjectStore, Q: EventQueue> Delivery<S, Q> {
         );
         let _ = self
             .deliver(
-                &announcement,
+                self.outgoing(&announcement),
                 i64::try_from(plan.timestamp_ms).ok(),
                 run,
                 summary,

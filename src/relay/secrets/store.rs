@@ -167,11 +167,12 @@ impl SecretStore {
 
     fn check(
         &self,
+        held: Option<&Arc<Verifiers>>,
         body: &[u8],
         signature: &Signature,
         named: Option<WebhookId>,
     ) -> Result<Matched, RelayError> {
-        match self.current() {
+        match held {
             Some(verifiers) => verifiers.find(body, signature, named, &self.tried),
             None => Err(RelayError::SecretUnavailable),
         }
@@ -210,10 +211,7 @@ impl SecretStore {
         deadline: &Deadline,
     ) -> Verification {
         let held = self.current();
-        let first = match &held {
-            Some(verifiers) => verifiers.find(body, signature, named, &self.tried),
-            None => Err(RelayError::SecretUnavailable),
-        };
+        let first = self.check(held.as_ref(), body, signature, named);
         if first.is_ok() || self.refresh.is_none() {
             return Verification {
                 result: first,
@@ -230,7 +228,7 @@ impl SecretStore {
         Verification {
             // The secrets a concurrent request's re-read brought count too.
             result: if changed {
-                self.check(body, signature, named)
+                self.check(now_held.as_ref(), body, signature, named)
             } else {
                 first
             },
