@@ -572,7 +572,7 @@ def self_test(template):
         ),
         "operator on any queue": lambda t: operator(t, "UseEventQueue").update(Resource="*"),
         "operator replays any archive": lambda t: operator(t, "ReadAndReplayHistory").update(Resource="*"),
-        "operator puts events on any bus": lambda t: operator(t, "RedriveToEventBus").update(Resource="*"),
+        "operator puts events on any bus": lambda t: operator(t, "PutOnEventBus").update(Resource="*"),
         "operator manages rules": lambda t: operator(t, "ChooseReplayRules").update(
             Action=["events:ListRules", "events:PutRule"]
         ),

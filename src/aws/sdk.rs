@@ -72,15 +72,9 @@ pub fn with_relay_defaults(loader: ConfigLoader) -> ConfigLoader {
     loader.retry_config(retry_config())
 }
 
-/// Loads region, credentials and endpoint overrides (`AWS_ENDPOINT_URL`, …) from the environment.
-/// HTTPS trusts the system's roots (relayctl).
-pub async fn load_sdk_config() -> SdkConfig {
-    with_relay_defaults(aws_config::defaults(BehaviorVersion::latest()))
-        .load()
-        .await
-}
-
-/// The Lambda's SDK config: [`load_sdk_config`], with HTTPS trusting only [`AMAZON_ROOTS_PEM`].
+/// The Lambda's SDK config: region, credentials and endpoint overrides (`AWS_ENDPOINT_URL`, …)
+/// from the environment, the relay's retries ([`with_relay_defaults`]), HTTPS trusting only
+/// [`AMAZON_ROOTS_PEM`].
 ///
 /// Region and credentials come from the default chains, as for relayctl: taking them from
 /// Lambda's environment directly was tried and made no difference to init (alternated A/B,
@@ -166,23 +160,13 @@ pub fn secrets_client(sdk_config: &SdkConfig) -> aws_sdk_secretsmanager::Client 
     aws_sdk_secretsmanager::Client::from_conf(config)
 }
 
-/// The clients relayctl and its library operations use (S3, SQS, Secrets Manager).
+/// The clients relayctl and its library operations use (S3, SQS, Secrets Manager, and
+/// EventBridge for a relay whose bus output is on); relayctl builds them
+/// (`crate::operator::sdk::clients`).
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
-}
-
-impl Clients {
-    /// From an SDK config; S3 path-style when an endpoint override is configured (local S3).
-    pub fn new(sdk_config: &SdkConfig) -> Self {
-        let path_style =
-            crate::relay::config::Config::endpoint_overridden(|name| std::env::var(name).ok());
-        Self {
-            s3: s3_client(sdk_config, path_style),
-            sqs: sqs_client(sdk_config),
-            secrets: secrets_client(sdk_config),
-        }
-    }
+    pub eventbridge: aws_sdk_eventbridge::Client,
 }

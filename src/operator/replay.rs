@@ -14,9 +14,14 @@ use std::collections::HashMap;
 use aws_sdk_s3::error::DisplayErrorContext;
 use futures_util::StreamExt as _;
 
+use crate::aws::eventbridge::EventBridgeBus;
+use crate::aws::s3::S3ObjectStore;
+use crate::aws::sdk::Clients;
+use crate::aws::sqs::SqsEventQueue;
 use crate::operator::error::OperatorError;
 use crate::ports::{EventQueue, ObjectStore};
 use crate::relay::clock::date_path;
+use crate::relay::config::PathSettings;
 use crate::relay::deadline::{DEFAULT_BUDGET, Deadline};
 use crate::relay::delivery::{Accepted, Delivery};
 use crate::relay::handler::{Planned, VerifiedWebhook, deliver_planned, plan};
@@ -25,6 +30,32 @@ use crate::relay::metrics::Summary;
 use crate::relay::quarantine::{KeptDelivery, QUARANTINE_PREFIX, received_ms_from_key};
 use crate::relay::secrets::WebhookVerifier;
 use millicast_webhooks::Signature;
+
+/// The relay's own delivery paths for a replay: its bucket and queue, and — when the relay's
+/// bus output is on (`event_bus`) — its event bus, so a replayed event reaches every output a
+/// live one does.
+pub fn relay_delivery(
+    clients: &Clients,
+    paths: PathSettings,
+    bucket: &str,
+    queue_url: &str,
+    event_bus: Option<&str>,
+) -> Delivery<S3ObjectStore, SqsEventQueue> {
+    let delivery = Delivery::new(
+        paths,
+        S3ObjectStore::new(clients.s3.clone(), bucket),
+        SqsEventQueue::new(clients.sqs.clone(), queue_url),
+    )
+    // A delivery neither SQS nor S3 takes stays in quarantine: nothing to log here.
+    .with_log_sink(std::sync::Arc::new(|_: &str| {}));
+    match event_bus {
+        Some(bus) => delivery.with_bus(std::sync::Arc::new(EventBridgeBus::new(
+            clients.eventbridge.clone(),
+            bus,
+        ))),
+        None => delivery,
+    }
+}
 
 /// Objects replayed at once.
 const CONCURRENCY: usize = 8;

@@ -180,6 +180,7 @@ pub fn clients(sdk: &SdkConfig) -> Clients {
         s3: s3_client(sdk),
         sqs: aws_sdk_sqs::Client::from_conf(sqs),
         secrets: aws_sdk_secretsmanager::Client::from_conf(secrets),
+        eventbridge: eventbridge_client(sdk),
     }
 }
 

@@ -424,3 +424,54 @@ async fn a_bus_outage_loses_nothing_and_redrive_puts_what_it_missed() {
         "the queue had it already"
     );
 }
+
+#[tokio::test]
+async fn a_quarantine_replay_puts_what_it_delivers_on_the_bus_as_the_relay_does() {
+    let fixture = Fixture::new(false).await;
+    let bus = Bus::create(&fixture).await;
+    let log = CapturedLog::default();
+    let relay = relay_with_bus(&fixture, &bus.name, &fixture.sdk, &log);
+    // Signed with a secret the relay does not hold yet (a renewal): kept in quarantine.
+    let body = recording(now_ms(), 11);
+    let answer = relay
+        .handle(invocation(json_webhook(&body, OTHER_SECRET), "renewed"))
+        .await;
+    assert_eq!(status_and_body(&answer).0, 401);
+    assert_eq!(fixture.objects_under("quarantine/").await.len(), 1);
+    assert!(bus.routed(&fixture).await.is_empty());
+    let stack = fixture
+        .create_stack(&[
+            ("EventBusArn", &bus.arn),
+            ("BucketName", &fixture.bucket),
+            ("QueueUrl", &fixture.queue_url),
+        ])
+        .await;
+
+    let (ok, out, err) = relayctl(
+        &fixture,
+        &[
+            "quarantine",
+            "replay",
+            "--stack",
+            &stack,
+            "--secret",
+            OTHER_SECRET,
+        ],
+    );
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("replayed 1, kept 0"), "{out}");
+    // On the queue, and on the bus where the rule routes it: the same delivery on both.
+    let queued = fixture.messages().await;
+    assert_eq!(queued.len(), 1);
+    let routed = bus.routed(&fixture).await;
+    assert_eq!(routed.len(), 1, "the replayed event on the bus");
+    assert_eq!(
+        routed[0]["detail"]["webhook"],
+        serde_json::from_str::<Value>(&body).unwrap()
+    );
+    assert_eq!(
+        routed[0]["detail"]["idempotencyKey"],
+        queued[0].attribute("idempotencyKey").unwrap().1
+    );
+    assert!(fixture.objects_under("undelivered-bus/").await.is_empty());
+}

@@ -1509,10 +1509,7 @@ async fn every_documented_command_needs_exactly_the_operator_policy() {
             // Without EventBus (this stack has none) these name archive/none, rule/none/* and
             // event-bus/none and grant nothing; `history` and the bus half of `redrive` need a
             // bus (tests/it/bus.rs runs them, without IAM). Redrive works without them.
-            "ReadAndReplayHistory"
-            | "FollowReplays"
-            | "ChooseReplayRules"
-            | "RedriveToEventBus" => {
+            "ReadAndReplayHistory" | "FollowReplays" | "ChooseReplayRules" | "PutOnEventBus" => {
                 let (ok, out, err) = run(user, &with_stack(&["redrive", "--dry-run"]), false, None);
                 assert!(ok, "{sid}: {out}\n{err}");
                 let (ok, _, err) = run(user, &with_stack(&["history"]), false, None);

@@ -106,6 +106,24 @@ pub fn path_settings(
     )?)
 }
 
+/// The relay's event bus, when its bus output is on.
+#[derive(Args, Debug, Clone, Default)]
+pub struct BusArgs {
+    /// The relay's event bus (name or ARN; the stack's EventBusArn when its bus output is on):
+    /// what is sent to the queue is put on it too, as the relay does.
+    #[arg(long, env = "EVENT_BUS_NAME")]
+    pub bus: Option<String>,
+}
+
+impl BusArgs {
+    /// `--bus`, else the stack's EventBusArn; none when the bus output is off.
+    pub fn resolve(&self, outputs: Option<&StackOutputs>) -> Option<String> {
+        self.bus
+            .clone()
+            .or_else(|| outputs?.get("EventBusArn").map(str::to_owned))
+    }
+}
+
 /// The relay's flags for register and rotate.
 #[derive(Args, Debug, Clone, Default)]
 pub struct RelayArgs {
@@ -123,6 +141,8 @@ pub struct RelayArgs {
     /// The relay's bucket (the stack's BucketName).
     #[arg(long, env = "THUMBNAIL_BUCKET")]
     pub bucket: Option<String>,
+    #[command(flatten)]
+    pub bus: BusArgs,
 }
 
 impl RelayArgs {
@@ -156,6 +176,7 @@ impl RelayArgs {
             paths: path_settings(outputs, &queue_url)?,
             queue_url,
             refresh_interval,
+            event_bus: self.bus.resolve(outputs),
         })
     }
 }

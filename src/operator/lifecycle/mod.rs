@@ -21,15 +21,12 @@ mod unregister;
 
 use std::time::Duration;
 
-use crate::aws::s3::S3ObjectStore;
 use crate::aws::sdk::Clients;
 use crate::aws::secretsmanager::read_secrets;
-use crate::aws::sqs::SqsEventQueue;
 use crate::operator::error::OperatorError;
 use crate::operator::platform::{PlatformClient, Webhook, same_url};
-use crate::operator::replay::{ReplayOptions, Replayed, replay_quarantine};
+use crate::operator::replay::{ReplayOptions, Replayed, relay_delivery, replay_quarantine};
 use crate::relay::config::PathSettings;
-use crate::relay::delivery::Delivery;
 use crate::relay::secrets::WebhookSecret;
 
 pub use proof::{PROBE_STREAM_PREFIX, RoundTrip, prove_round_trip};
@@ -48,6 +45,8 @@ pub struct RelayTarget {
     pub paths: PathSettings,
     /// `SECRET_REFRESH_SECONDS` of the relay.
     pub refresh_interval: Duration,
+    /// The relay's event bus when its bus output is on: what replay delivers goes there too.
+    pub event_bus: Option<String>,
 }
 
 /// Progress lines for the operator.
@@ -143,13 +142,13 @@ pub(super) async fn replay_window(
     since_ms: Option<i64>,
 ) -> Result<(usize, usize, Option<i64>), OperatorError> {
     let secrets = read_secrets(&clients.secrets, &target.secret_id).await?;
-    let delivery = Delivery::new(
+    let delivery = relay_delivery(
+        clients,
         target.paths.clone(),
-        S3ObjectStore::new(clients.s3.clone(), &target.bucket),
-        SqsEventQueue::new(clients.sqs.clone(), &target.queue_url),
-    )
-    // A delivery neither SQS nor S3 takes stays in quarantine: nothing to log here.
-    .with_log_sink(std::sync::Arc::new(|_: &str| {}));
+        &target.bucket,
+        &target.queue_url,
+        target.event_bus.as_deref(),
+    );
     let (mut recovered, mut kept, mut latest) = (0, 0, None::<i64>);
     replay_quarantine(
         &clients.s3,

@@ -10,7 +10,7 @@ use millicast_webhook_relay::relay::keys::UNDELIVERED_BUS_PREFIX;
 
 use crate::aws_clients::{Clients, clients, eventbridge_client};
 use crate::error::Error;
-use crate::target::{StackArgs, pick};
+use crate::target::{BusArgs, StackArgs, pick};
 
 #[derive(Args)]
 pub struct RedriveArgs {
@@ -23,10 +23,9 @@ pub struct RedriveArgs {
     /// List what would be sent; change nothing.
     #[arg(long)]
     dry_run: bool,
-    /// The event bus (name or ARN; the stack's EventBusArn when the bus output is on): the
-    /// copies it did not take, under `undelivered-bus/`, are put on it too.
-    #[arg(long, env = "EVENT_BUS_NAME")]
-    bus: Option<String>,
+    /// With a bus, the copies it did not take (under `undelivered-bus/`) are put on it too.
+    #[command(flatten)]
+    bus: BusArgs,
 }
 
 impl RedriveArgs {
@@ -73,11 +72,7 @@ impl RedriveArgs {
         .map_err(|e| Error::context(format!("cannot list s3://{bucket}/undelivered/"), e))?;
         let verb = if dry_run { "would redrive" } else { "redriven" };
         out!("{verb} {sent}, kept {kept}");
-        let bus = self
-            .bus
-            .clone()
-            .or_else(|| outputs.as_ref()?.get("EventBusArn").map(str::to_owned));
-        if let Some(bus) = bus {
+        if let Some(bus) = self.bus.resolve(outputs.as_ref()) {
             let bus = EventBridgeBus::new(eventbridge_client().await?, bus);
             let (mut put, mut kept_for_bus) = (0usize, 0usize);
             redrive_bus(&s3, bucket, &bus, dry_run, |key, outcome| match outcome {

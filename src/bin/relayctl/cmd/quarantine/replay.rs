@@ -1,22 +1,19 @@
 //! `relayctl quarantine replay`: verify the kept deliveries again and deliver those that verify.
 
-use std::sync::Arc;
-
 use clap::Args;
-use millicast_webhook_relay::aws::s3::S3ObjectStore;
 use millicast_webhook_relay::aws::secretsmanager::read_secrets;
-use millicast_webhook_relay::aws::sqs::SqsEventQueue;
 use millicast_webhook_relay::operator::error::OperatorError;
-use millicast_webhook_relay::operator::replay::{ReplayOptions, Replayed, replay_quarantine};
+use millicast_webhook_relay::operator::replay::{
+    ReplayOptions, Replayed, relay_delivery, replay_quarantine,
+};
 use millicast_webhook_relay::operator::stack::StackOutputs;
-use millicast_webhook_relay::relay::delivery::Delivery;
 use millicast_webhook_relay::relay::quarantine::QUARANTINE_PREFIX;
 use millicast_webhook_relay::relay::secrets::{WebhookSecret, WebhookVerifier};
 use millicast_webhooks::signature::SignatureVerifier;
 
 use crate::aws_clients::{Clients, clients};
 use crate::error::Error;
-use crate::target::{StackArgs, path_settings, pick};
+use crate::target::{BusArgs, StackArgs, path_settings, pick};
 
 #[derive(Args)]
 pub struct ReplayArgs {
@@ -38,6 +35,8 @@ pub struct ReplayArgs {
     /// came: the platform delivered them late), with their original receive time.
     #[arg(long)]
     accept_stale: bool,
+    #[command(flatten)]
+    bus: BusArgs,
 }
 
 /// The secrets to verify with: the stored ones (`--secret-id`, or the stack's), or values given.
@@ -121,13 +120,8 @@ impl ReplayArgs {
         let settings = path_settings(outputs, queue_url)?;
         let clients = clients().await?;
         let verifiers = verifiers(&clients, &secrets, outputs).await?;
-        let delivery = Delivery::new(
-            settings,
-            S3ObjectStore::new(clients.s3.clone(), bucket),
-            SqsEventQueue::new(clients.sqs.clone(), queue_url),
-        )
-        // A delivery neither SQS nor S3 takes stays in quarantine: nothing is lost, nothing to log.
-        .with_log_sink(Arc::new(|_: &str| {}));
+        let event_bus = self.bus.resolve(outputs);
+        let delivery = relay_delivery(&clients, settings, bucket, queue_url, event_bus.as_deref());
         let (mut replayed, mut kept) = (0usize, 0usize);
         replay_quarantine(
             &clients.s3,
