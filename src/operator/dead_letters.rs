@@ -49,13 +49,13 @@ pub async fn queue_arn(
         .ok_or_else(|| OperatorError::usage(format!("SQS named no ARN for {which} ({url})")))
 }
 
-/// Messages waiting in the queue at `url` (visible and in flight).
-pub async fn waiting(
+/// (visible, in flight) of the queue at `url`; `which` names it in an error (`the event queue`).
+pub async fn visible_messages(
     sqs: &aws_sdk_sqs::Client,
     url: &str,
     which: &str,
-) -> Result<i64, OperatorError> {
-    let answer = sqs
+) -> Result<(i64, i64), OperatorError> {
+    let attributes = sqs
         .get_queue_attributes()
         .queue_url(url)
         .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
@@ -63,13 +63,17 @@ pub async fn waiting(
         .send()
         .await
         .map_err(|e| OperatorError::aws(format!("cannot read {which}"), e))?;
-    Ok([
-        QueueAttributeName::ApproximateNumberOfMessages,
-        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-    ]
-    .iter()
-    .filter_map(|name| answer.attributes()?.get(name)?.parse::<i64>().ok())
-    .sum())
+    let count = |name: QueueAttributeName| {
+        attributes
+            .attributes()
+            .and_then(|a| a.get(&name))
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    Ok((
+        count(QueueAttributeName::ApproximateNumberOfMessages),
+        count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+    ))
 }
 
 /// Starts moving the messages of `source_arn` (the dead-letter queue) to `destination_arn`;

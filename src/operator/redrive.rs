@@ -154,7 +154,9 @@ async fn rebuild(
     fifo: bool,
     max_message_bytes: Option<usize>,
 ) -> Result<QueueMessage, String> {
-    let (bytes, metadata) = read_object(s3, bucket, key).await?;
+    let (bytes, metadata) = read_object(s3, bucket, key)
+        .await
+        .map_err(|e| e.one_line())?;
     let spill = Spill {
         key,
         signature: metadata.get("signature").map(String::as_str),
@@ -173,7 +175,8 @@ async fn rebuild(
                 Err(_) if spill.stream_id.is_some() || spill.stream_key.is_some() => None,
                 Err(reason) => {
                     return Err(format!(
-                        "a claim-check pointer whose object cannot be read: {reason}"
+                        "a claim-check pointer whose object cannot be read: {}",
+                        reason.one_line()
                     ));
                 }
             }
@@ -220,25 +223,25 @@ pub async fn max_message_bytes(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Op
         .ok()
 }
 
-/// An object's body and user metadata.
-async fn read_object(
+/// An object's body and user metadata (redrive's spills, replay's quarantine).
+pub(crate) async fn read_object(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-) -> Result<(Vec<u8>, HashMap<String, String>), String> {
+) -> Result<(Vec<u8>, HashMap<String, String>), OperatorError> {
     let object = s3
         .get_object()
         .bucket(bucket)
         .key(key)
         .send()
         .await
-        .map_err(|e| format!("s3 GetObject: {}", DisplayErrorContext(&e)))?;
+        .map_err(|e| OperatorError::aws("s3 GetObject", e))?;
     let metadata = object.metadata().cloned().unwrap_or_default();
     let body = object
         .body
         .collect()
         .await
-        .map_err(|e| format!("reading the object: {e}"))?
+        .map_err(|e| OperatorError::io("reading the object", e))?
         .into_bytes()
         .to_vec();
     Ok((body, metadata))

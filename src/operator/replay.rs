@@ -9,8 +9,6 @@
 //! now, stays. A delivery made durable whose delete then failed is replayed again by the next
 //! run: a thumbnail is then a `duplicate`, an event reaches the queue twice.
 
-use std::collections::HashMap;
-
 use aws_sdk_s3::error::DisplayErrorContext;
 use futures_util::StreamExt as _;
 
@@ -19,6 +17,7 @@ use crate::aws::s3::S3ObjectStore;
 use crate::aws::sdk::Clients;
 use crate::aws::sqs::SqsEventQueue;
 use crate::operator::error::OperatorError;
+use crate::operator::redrive::read_object;
 use crate::ports::{EventQueue, ObjectStore};
 use crate::relay::clock::date_path;
 use crate::relay::config::PathSettings;
@@ -118,21 +117,7 @@ pub async fn read_delivery(
     bucket: &str,
     key: &str,
 ) -> Result<QuarantinedDelivery, OperatorError> {
-    let object = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| OperatorError::aws("s3 GetObject", e))?;
-    let metadata: HashMap<String, String> = object.metadata().cloned().unwrap_or_default();
-    let body = object
-        .body
-        .collect()
-        .await
-        .map_err(|e| OperatorError::io("reading the object", e))?
-        .into_bytes()
-        .to_vec();
+    let (body, metadata) = read_object(s3, bucket, key).await?;
     Ok(QuarantinedDelivery {
         key: key.to_owned(),
         kept: KeptDelivery::from_metadata(key, &metadata),

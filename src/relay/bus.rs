@@ -114,6 +114,25 @@ mod tests {
         assert_eq!(entry_size(&event), 14 + 23 + 5 + event.detail.len());
     }
 
+    /// docs/cost.md sizes the archive by this event: the sample `feeds/started` of webhook 1,
+    /// with a 13-digit timestamp, as EventBridge counts it.
+    #[test]
+    fn the_sample_feeds_started_is_the_size_cost_md_says() {
+        let body =
+            millicast_webhooks::samples::json_sample("feeds-started", 1_796_087_530_275).unwrap();
+        let message = QueueMessage::for_event(
+            &Envelope::parse(body.as_bytes()).unwrap(),
+            body.clone(),
+            &Provenance {
+                signature: Some(format!("sha1={}", "f".repeat(40))),
+                webhook_id: Some(1),
+                idempotency_key: "0123456789abcdef0123456789abcdef".into(),
+            },
+            false,
+        );
+        assert_eq!(entry_size(&bus_event(&message)), 496);
+    }
+
     #[test]
     fn names_and_values_are_escaped_as_json() {
         let body = r#"{"type":"a\"b","event":"q\\u0001","timestamp":1,"data":{}}"#;

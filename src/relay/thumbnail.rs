@@ -63,6 +63,9 @@ pub enum CaptureTime {
     OutsideWindow,
 }
 
+/// The name of every stream's newest capture in its folder.
+pub const LATEST_FILE: &str = "latest.jpg";
+
 /// Everything needed to store one thumbnail and announce it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThumbnailPlan {
@@ -152,7 +155,7 @@ impl ThumbnailPlan {
 
         Ok(Self {
             key: format!("{folder}{timestamp_ms}-{}.jpg", &sha256_hex[..16]),
-            latest_key: format!("{folder}latest.jpg"),
+            latest_key: format!("{folder}{LATEST_FILE}"),
             timestamp_ms,
             capture_time,
             sha256_hex,

@@ -241,8 +241,13 @@ mod tests {
     #[test]
     fn every_documentation_hint_names_a_page_and_heading_that_exist() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let named: Vec<&str> = HINTS.iter().filter_map(|hint| hint.see).collect();
+        let mut named: Vec<&str> = HINTS.iter().filter_map(|hint| hint.see).collect();
         assert!(named.contains(&OPERATOR_POLICY_DOC));
+        // The pages the wall's notices name.
+        named.extend([
+            millicast_webhook_relay::operator::wall::WALL_DOC,
+            millicast_webhook_relay::operator::wall::SETTINGS_DOC,
+        ]);
         for see in named {
             let (page, anchor) = see
                 .split_once('#')

@@ -29,7 +29,6 @@ use crate::relay::quarantine::QUARANTINE_PREFIX;
 use bucket::waiting_check;
 use cloudwatch::{alarms_check, metrics_check};
 use concurrency::concurrency_check;
-pub use concurrency::{CONCURRENCY_QUOTA_CODE, UNRESERVED_CONCURRENCY_YELLOW, account_concurrency};
 use queue::{dead_letter_check, queue_check};
 use webhook::{RelayPlaces, webhook_check};
 

@@ -2,10 +2,8 @@
 
 use std::time::Duration;
 
-use aws_sdk_sqs::types::QueueAttributeName;
-
 use crate::aws::sdk::Clients;
-use crate::operator::error::OperatorError;
+use crate::operator::dead_letters::visible_messages;
 
 use super::cloudwatch::metric_value;
 use super::{Check, Level, OLDEST_MESSAGE_RED, OLDEST_MESSAGE_YELLOW, read_failure};
@@ -14,41 +12,13 @@ pub(super) fn queue_name(url: &str) -> &str {
     url.trim_end_matches('/').rsplit('/').next().unwrap_or(url)
 }
 
-/// (visible, in flight) of the queue at `url`; `which` names it in an error (`the event queue`).
-pub(super) async fn visible_messages(
-    clients: &Clients,
-    url: &str,
-    which: &str,
-) -> Result<(i64, i64), OperatorError> {
-    let attributes = clients
-        .sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .map_err(|e| OperatorError::aws(format!("cannot read {which}"), e))?;
-    let count = |name: QueueAttributeName| {
-        attributes
-            .attributes()
-            .and_then(|a| a.get(&name))
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
-    Ok((
-        count(QueueAttributeName::ApproximateNumberOfMessages),
-        count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-    ))
-}
-
 pub(super) async fn queue_check(
     clients: &Clients,
     cloudwatch: &aws_sdk_cloudwatch::Client,
     url: &str,
     stack: &str,
 ) -> Check {
-    let (visible, in_flight) = match visible_messages(clients, url, "the event queue").await {
+    let (visible, in_flight) = match visible_messages(&clients.sqs, url, "the event queue").await {
         Ok(counts) => counts,
         Err(error) => return Check::new("queue", Level::Red, read_failure(&error)),
     };
@@ -85,7 +55,7 @@ pub(super) async fn queue_check(
 }
 
 pub(super) async fn dead_letter_check(clients: &Clients, url: &str, stack: &str) -> Check {
-    match visible_messages(clients, url, "the dead-letter queue").await {
+    match visible_messages(&clients.sqs, url, "the dead-letter queue").await {
         Ok((0, 0)) => Check::new("dead-letter", Level::Green, "empty"),
         Ok((visible, in_flight)) => Check::new(
             "dead-letter",

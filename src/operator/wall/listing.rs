@@ -20,14 +20,18 @@ use std::collections::BTreeSet;
 use aws_sdk_s3::primitives::DateTime;
 
 use crate::operator::error::OperatorError;
+use crate::relay::keys::{CLAIM_CHECK_PREFIX, UNDELIVERED_BUS_PREFIX, UNDELIVERED_PREFIX};
+use crate::relay::quarantine::QUARANTINE_PREFIX;
+pub use crate::relay::thumbnail::LATEST_FILE as LATEST;
 use crate::relay::thumbnail::is_safe_segment;
 
-/// The name every stream's newest capture has in its folder.
-pub const LATEST: &str = "latest.jpg";
-
-/// The relay's other top-level folders: not streams, when the thumbnail prefix is the bucket's
-/// root.
-const RELAY_FOLDERS: [&str; 4] = ["quarantine", "undelivered", "undelivered-bus", "events"];
+/// The relay's other prefixes: not streams, when the thumbnail prefix is the bucket's root.
+const RELAY_PREFIXES: [&str; 4] = [
+    QUARANTINE_PREFIX,
+    UNDELIVERED_PREFIX,
+    UNDELIVERED_BUS_PREFIX,
+    CLAIM_CHECK_PREFIX,
+];
 
 /// One `latest.jpg`, as the listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +78,11 @@ enum Entry {
 fn classify(relative: &str, prefix_is_root: bool) -> Entry {
     let parts: Vec<&str> = relative.split('/').collect();
     let safe = |segment: &str| is_safe_segment(segment);
-    if prefix_is_root && parts.len() > 1 && RELAY_FOLDERS.contains(&parts[0]) {
+    if prefix_is_root
+        && RELAY_PREFIXES
+            .iter()
+            .any(|prefix| relative.starts_with(prefix))
+    {
         return Entry::Other;
     }
     let starts_with_digit = |s: &str| s.bytes().next().is_some_and(|b| b.is_ascii_digit());
@@ -96,7 +104,7 @@ fn classify(relative: &str, prefix_is_root: bool) -> Entry {
     }
 }
 
-fn millis(time: Option<&DateTime>) -> Option<i64> {
+pub(super) fn millis(time: Option<&DateTime>) -> Option<i64> {
     time.and_then(|t| t.to_millis().ok())
 }
 

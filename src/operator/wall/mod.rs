@@ -216,10 +216,6 @@ impl Wall {
         }
     }
 
-    pub fn settings(&self) -> &WallSettings {
-        &self.settings
-    }
-
     /// Every S3 request made so far.
     pub fn requests(&self) -> Requests {
         Requests {
@@ -260,7 +256,7 @@ impl Wall {
     }
 
     /// The current tile of `account/stream`, if the last look found one.
-    pub fn tile(&self, account: &str, stream: &str) -> Option<Tile> {
+    fn tile(&self, account: &str, stream: &str) -> Option<Tile> {
         self.last()
             .tiles
             .iter()
@@ -268,7 +264,8 @@ impl Wall {
             .cloned()
     }
 
-    fn source(&self) -> String {
+    /// Where the wall looks: `s3://{bucket}/{prefix}`.
+    pub fn source(&self) -> String {
         format!("s3://{}/{}", self.settings.bucket, self.settings.prefix)
     }
 
@@ -401,7 +398,7 @@ impl Wall {
             .and_then(|ms| i64::try_from(ms).ok());
         let webhook_id = metadata("webhook-id").and_then(|value| webhook_id(value));
         // The object may have changed since the listing: what was read is what it is now.
-        let written_s = millis_of(head.last_modified()).or(object.last_modified_ms);
+        let written_s = listing::millis(head.last_modified()).or(object.last_modified_ms);
         Ok(Known {
             etag: head.e_tag().unwrap_or(&object.etag).to_owned(),
             written_s: written_s.map(|ms| ms.div_euclid(1000)),
@@ -531,10 +528,6 @@ impl Wall {
             });
         }
     }
-}
-
-fn millis_of(time: Option<&aws_sdk_s3::primitives::DateTime>) -> Option<i64> {
-    time.and_then(|t| t.to_millis().ok())
 }
 
 fn elapsed_ms(started: Instant) -> u64 {
@@ -675,40 +668,6 @@ mod tests {
         assert_eq!(snapshot.live_count(100_000), 2);
         assert_eq!(snapshot.live_count(190_001), 1);
         assert_eq!(snapshot.live_count(190_002), 0);
-    }
-
-    /// The anchors of a Markdown page's headings, by GitHub's rules (outside fenced code).
-    fn anchors(markdown: &str) -> Vec<String> {
-        let mut in_code = false;
-        let mut anchors = Vec::new();
-        for line in markdown.lines() {
-            if line.trim_start().starts_with("```") {
-                in_code = !in_code;
-            } else if !in_code && line.starts_with('#') {
-                let heading = line.trim_start_matches('#').trim().to_lowercase();
-                anchors.push(
-                    heading
-                        .chars()
-                        .filter_map(|c| match c {
-                            ' ' => Some('-'),
-                            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
-                            _ => None,
-                        })
-                        .collect(),
-                );
-            }
-        }
-        anchors
-    }
-
-    #[test]
-    fn the_pages_the_notices_name_have_those_headings() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        for see in [WALL_DOC, SETTINGS_DOC] {
-            let (page, anchor) = see.split_once('#').unwrap();
-            let text = std::fs::read_to_string(root.join(page)).unwrap();
-            assert!(anchors(&text).iter().any(|a| a == anchor), "{see}");
-        }
     }
 
     #[test]

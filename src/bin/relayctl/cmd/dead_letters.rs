@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use millicast_webhook_relay::operator::dead_letters::{
-    latest_move, queue_arn, start_move, waiting,
+    latest_move, queue_arn, start_move, visible_messages,
 };
 
 use crate::aws_clients::clients;
@@ -60,7 +60,9 @@ impl MoveBackArgs {
         )?;
         let queue_url = pick(self.queue_url.as_ref(), outputs, "QueueUrl", "--queue-url")?;
         let sqs = clients().await?.sqs;
-        let count = waiting(&sqs, &dlq_url, "the dead-letter queue").await?;
+        let (visible, in_flight) =
+            visible_messages(&sqs, &dlq_url, "the dead-letter queue").await?;
+        let count = visible + in_flight;
         if count == 0 {
             out!("the dead-letter queue is empty: nothing to move");
             return Ok(());

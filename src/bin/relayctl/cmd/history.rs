@@ -1,7 +1,7 @@
 //! `relayctl history`: the archive of the relay's event bus, and `history replay`, a time
 //! window of it sent back onto the bus by EventBridge's own replay.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use millicast_webhook_relay::operator::error::OperatorError;
@@ -149,7 +149,7 @@ impl ReplayArgs {
         };
         let stack = self.archive.stack.stack.as_deref().unwrap_or("relay");
         let request = ReplayRequest {
-            name: replay_name(stack, SystemTime::now()),
+            name: replay_name(stack, now),
             archive_arn,
             bus_arn,
             from_ms,
@@ -229,36 +229,13 @@ fn parse_time(text: &str, now_ms: i64) -> Result<i64, OperatorError> {
     })
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.fff]Z` as epoch milliseconds.
+/// `YYYY-MM-DDTHH:MM:SS[.fff]Z` as epoch milliseconds (the SDK's RFC 3339 reader).
 fn parse_rfc3339_utc(text: &str) -> Option<i64> {
-    let text = text.strip_suffix('Z')?;
-    let (date, time) = text.split_once('T')?;
-    let mut date_parts = date.split('-').map(str::parse::<i32>);
-    let (year, month, day) = (
-        date_parts.next()?.ok()?,
-        date_parts.next()?.ok()?,
-        date_parts.next()?.ok()?,
-    );
-    let (clock, fraction) = time.split_once('.').unwrap_or((time, "0"));
-    let mut clock_parts = clock.split(':').map(str::parse::<u8>);
-    let (hour, minute, second) = (
-        clock_parts.next()?.ok()?,
-        clock_parts.next()?.ok()?,
-        clock_parts.next()?.ok()?,
-    );
-    let millis: u16 = format!("{fraction:0<3}").get(..3)?.parse().ok()?;
-    let date = time::Date::from_calendar_date(
-        year,
-        time::Month::try_from(u8::try_from(month).ok()?).ok()?,
-        u8::try_from(day).ok()?,
-    )
-    .ok()?;
-    let at = time::PrimitiveDateTime::new(
-        date,
-        time::Time::from_hms_milli(hour, minute, second, millis).ok()?,
-    )
-    .assume_utc();
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
+    use aws_sdk_eventbridge::primitives::{DateTime, DateTimeFormat};
+    DateTime::from_str(text, DateTimeFormat::DateTime)
+        .ok()?
+        .to_millis()
+        .ok()
 }
 
 #[cfg(test)]

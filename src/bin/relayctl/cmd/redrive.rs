@@ -6,7 +6,7 @@ use millicast_webhook_relay::aws::sqs::SqsEventQueue;
 use millicast_webhook_relay::operator::redrive::{
     Redriven, max_message_bytes, redrive_bucket, redrive_bus,
 };
-use millicast_webhook_relay::relay::keys::UNDELIVERED_BUS_PREFIX;
+use millicast_webhook_relay::relay::keys::{UNDELIVERED_BUS_PREFIX, UNDELIVERED_PREFIX};
 
 use crate::aws_clients::{Clients, clients, eventbridge_client};
 use crate::error::Error;
@@ -56,43 +56,26 @@ impl RedriveArgs {
             queue_url.ends_with(".fifo"),
             dry_run,
             max_message_bytes,
-            |key, outcome| match outcome {
-                Redriven::Sent => sent += 1,
-                Redriven::WouldSend => {
-                    sent += 1;
-                    out!("would send {key}");
-                }
-                Redriven::Kept(reason) => {
-                    kept += 1;
-                    eprintln!("kept {key}: {reason}");
-                }
-            },
+            tally(&mut sent, &mut kept, "would send"),
         )
         .await
-        .map_err(|e| Error::context(format!("cannot list s3://{bucket}/undelivered/"), e))?;
+        .map_err(|e| {
+            Error::context(format!("cannot list s3://{bucket}/{UNDELIVERED_PREFIX}"), e)
+        })?;
         let verb = if dry_run { "would redrive" } else { "redriven" };
         out!("{verb} {sent}, kept {kept}");
         if let Some(bus) = self.bus.resolve(outputs.as_ref()) {
             let bus = EventBridgeBus::new(eventbridge_client().await?, bus);
             let (mut put, mut kept_for_bus) = (0usize, 0usize);
-            redrive_bus(&s3, bucket, &bus, dry_run, |key, outcome| match outcome {
-                Redriven::Sent => put += 1,
-                Redriven::WouldSend => {
-                    put += 1;
-                    out!("would put on the bus {key}");
-                }
-                Redriven::Kept(reason) => {
-                    kept_for_bus += 1;
-                    eprintln!("kept {key}: {reason}");
-                }
-            })
-            .await
-            .map_err(|e| {
-                Error::context(
-                    format!("cannot list s3://{bucket}/{UNDELIVERED_BUS_PREFIX}"),
-                    e,
-                )
-            })?;
+            let counts = tally(&mut put, &mut kept_for_bus, "would put on the bus");
+            redrive_bus(&s3, bucket, &bus, dry_run, counts)
+                .await
+                .map_err(|e| {
+                    Error::context(
+                        format!("cannot list s3://{bucket}/{UNDELIVERED_BUS_PREFIX}"),
+                        e,
+                    )
+                })?;
             out!("{verb} to the bus {put}, kept {kept_for_bus}");
             kept += kept_for_bus;
         }
@@ -102,6 +85,26 @@ impl RedriveArgs {
             Err(Error::failed(format!(
                 "{kept} object(s) kept in undelivered/ or undelivered-bus/"
             )))
+        }
+    }
+}
+
+/// Counts each object's outcome: sent (or, in a dry run, printed with `would`), or kept with
+/// its reason on standard error.
+fn tally<'a>(
+    sent: &'a mut usize,
+    kept: &'a mut usize,
+    would: &'a str,
+) -> impl FnMut(&str, &Redriven) + 'a {
+    move |key, outcome| match outcome {
+        Redriven::Sent => *sent += 1,
+        Redriven::WouldSend => {
+            *sent += 1;
+            out!("{would} {key}");
+        }
+        Redriven::Kept(reason) => {
+            *kept += 1;
+            eprintln!("kept {key}: {reason}");
         }
     }
 }

@@ -4,6 +4,7 @@ use std::io::Write;
 
 use clap::Args;
 use millicast_webhook_relay::contract::Message;
+use millicast_webhook_relay::operator::sdk::MAX_WAIT_SECONDS;
 use millicast_webhook_relay::relay::clock::rfc3339_ms;
 use millicast_webhooks::WebhookEvent;
 
@@ -27,7 +28,7 @@ pub struct TailArgs {
     #[arg(long)]
     exit_when_empty: bool,
     /// Long-poll wait, 0-20 seconds.
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i32).range(0..=20))]
+    #[arg(long, default_value_t = MAX_WAIT_SECONDS as i32, value_parser = clap::value_parser!(i32).range(0..=MAX_WAIT_SECONDS as i64))]
     wait_seconds: i32,
 }
 

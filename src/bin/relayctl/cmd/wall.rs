@@ -7,7 +7,9 @@ use std::time::Duration;
 use clap::Args;
 use millicast_webhook_relay::operator::error::OperatorError;
 use millicast_webhook_relay::operator::wall::server::{AllowedHosts, serve};
-use millicast_webhook_relay::operator::wall::{Advice, Adviser, Wall, WallSettings};
+use millicast_webhook_relay::operator::wall::{
+    Advice, Adviser, DEFAULT_QUIET_AFTER, Wall, WallSettings,
+};
 use millicast_webhook_relay::relay::clock::now_ms;
 use tokio::net::TcpListener;
 
@@ -38,7 +40,7 @@ pub struct WallArgs {
     refresh: u64,
     /// A tile goes quiet when its newest frame is older than this (default: three of the
     /// platform's 30-second thumbnail intervals).
-    #[arg(long, value_name = "SECONDS", default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_QUIET_AFTER.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     quiet_after: u64,
 }
 
@@ -79,9 +81,9 @@ impl WallArgs {
             quiet_after: Duration::from_secs(self.quiet_after),
             relay_args: self.stack.as_args(),
         };
-        let source = format!("s3://{}/{}", settings.bucket, settings.prefix);
         let adviser: Adviser = Arc::new(advise);
         let wall = Arc::new(Wall::new(s3, settings, adviser));
+        let source = wall.source();
 
         let address = SocketAddr::new(self.bind, self.port);
         let listener = TcpListener::bind(address)
