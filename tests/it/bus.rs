@@ -50,16 +50,7 @@ impl Bus {
             .archive_arn()
             .unwrap()
             .to_owned();
-        let routed_queue = fixture
-            .sqs
-            .create_queue()
-            .queue_name(format!("{}-recordings", fixture.bucket))
-            .send()
-            .await
-            .unwrap()
-            .queue_url()
-            .unwrap()
-            .to_owned();
+        let routed_queue = fixture.create_queue("recordings").await;
         let queue_arn = fixture
             .sqs
             .get_queue_attributes()
@@ -105,31 +96,12 @@ impl Bus {
 
     /// The events the rule delivered so far (received and deleted).
     async fn routed(&self, fixture: &Fixture) -> Vec<Value> {
-        let mut events = Vec::new();
-        loop {
-            let batch = fixture
-                .sqs
-                .receive_message()
-                .queue_url(&self.routed_queue)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .unwrap();
-            if batch.messages().is_empty() {
-                return events;
-            }
-            for message in batch.messages() {
-                events.push(serde_json::from_str(message.body().unwrap()).unwrap());
-                fixture
-                    .sqs
-                    .delete_message()
-                    .queue_url(&self.routed_queue)
-                    .receipt_handle(message.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
+        fixture
+            .drain_queue_at(&self.routed_queue)
+            .await
+            .iter()
+            .map(|message| serde_json::from_str(message.body().unwrap()).unwrap())
+            .collect()
     }
 
     async fn archived(&self) -> i64 {

@@ -129,15 +129,7 @@ impl Drop for WrittenSamConfig {
 /// under the emulator, the stack's outputs; its name.
 async fn local_deploy(shell: &mut Shell, written: &mut WrittenSamConfig) -> (Deployment, String) {
     let fixture = Fixture::new(false).await;
-    let dlq_url = fixture
-        .sqs
-        .create_queue()
-        .queue_name(format!("{}-dlq", fixture.bucket))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let dlq_url = fixture.create_queue("dlq").await;
     let secret_id = fixture.create_secret(rig::PLACEHOLDER).await;
     let deployment = Deployment::start_at(
         fixture,

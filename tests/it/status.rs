@@ -28,15 +28,7 @@ struct Rig {
 impl Rig {
     async fn start() -> Self {
         let fixture = Fixture::new(false).await;
-        let dlq_url = fixture
-            .sqs
-            .create_queue()
-            .queue_name(format!("{}-dlq", fixture.bucket))
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
+        let dlq_url = fixture.create_queue("dlq").await;
         let function_name = format!("{}-fn", fixture.bucket);
         // Nothing listens there: a delivery the platform makes fails, which disables the webhook.
         let function_url = format!("{}/lambda-url/_/", closed_port_endpoint());

@@ -681,15 +681,32 @@ impl Fixture {
             .unwrap_or_else(|| panic!("no object {key}"))
     }
 
+    /// Another queue beside the fixture's: `{bucket}-{suffix}`; its URL.
+    pub async fn create_queue(&self, suffix: &str) -> String {
+        self.sqs
+            .create_queue()
+            .queue_name(format!("{}-{suffix}", self.bucket))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap()
+    }
+
     /// Receives (and deletes) every message currently on the queue, as SQS returns them (every
     /// message and system attribute).
     pub async fn drain_queue(&self) -> Vec<aws_sdk_sqs::types::Message> {
+        self.drain_queue_at(&self.queue_url).await
+    }
+
+    /// [`Self::drain_queue`] for the queue at `queue_url`.
+    pub async fn drain_queue_at(&self, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
         let mut all = Vec::new();
         loop {
             let output = self
                 .sqs
                 .receive_message()
-                .queue_url(&self.queue_url)
+                .queue_url(queue_url)
                 .max_number_of_messages(10)
                 .message_attribute_names("All")
                 .message_system_attribute_names(MessageSystemAttributeName::All)
@@ -703,7 +720,7 @@ impl Fixture {
             for message in batch {
                 self.sqs
                     .delete_message()
-                    .queue_url(&self.queue_url)
+                    .queue_url(queue_url)
                     .receipt_handle(message.receipt_handle().unwrap())
                     .send()
                     .await
