@@ -28,12 +28,14 @@ SCAN_DIR := target/scan
 
 # The three tiers (unit, integration against moto, end-to-end under cargo-lambda's emulator),
 # with the operator CLI (`cli` feature) built and tested too. The integration and end-to-end tiers
-# are one test binary (tests/it/). The benchmarks are not run here (make bench); lint's
-# `clippy --all-targets` compiles them, so they cannot rot.
+# are one test binary (tests/it/). The benchmarks are not timed here (make bench): lint's
+# `clippy --all-targets` compiles them, and the relay's criterion benchmark runs each case once
+# (criterion's test mode), so a case that no longer runs fails here.
 test: venv lint template scan fuzz-check vendor-client-test contract-test consumers-test wall-test-deps
 	$(VENV)/bin/python -m unittest scripts/test_local_platform.py scripts/test_moto_iam.py scripts/test_contract.py
 	$(VENV)/bin/python scripts/check_elf.py --self-test
 	cargo test --features cli --lib --bins --tests --examples
+	cargo test --features cli --bench relay
 	cargo test --features cli --doc
 	$(MAKE) domain-crate
 	$(MAKE) quickstart-test

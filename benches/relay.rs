@@ -8,7 +8,9 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use lambda_http::http::Request;
 use lambda_http::{Body, Response};
-use millicast_webhook_relay::ports::memory::{MemoryQueue, MemorySecretSource, MemoryStore};
+use millicast_webhook_relay::ports::memory::{
+    MemoryBus, MemoryQueue, MemorySecretSource, MemoryStore,
+};
 use millicast_webhook_relay::relay::secrets::{SecretSet, SecretStore};
 use millicast_webhook_relay::{Config, Relay};
 use millicast_webhooks::samples;
@@ -186,7 +188,9 @@ fn expect_ok(response: Response<Body>) {
 }
 
 fn handler(c: &mut Criterion) {
+    // Timers on: every step of a request runs within its deadline (relay/deadline.rs).
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap();
     let mut group = c.benchmark_group("handler");
@@ -210,6 +214,33 @@ fn handler(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+
+    // With the event bus output on (an in-memory bus): the sample, and a 200 KB event that
+    // still fits SQS — building its bus copy is the part that grows with the body.
+    let large = body.replacen(
+        r#""data":{"#,
+        &format!(r#""data":{{"notes":"{}","#, "n".repeat(200_000)),
+        1,
+    );
+    for (label, body) in [
+        ("json_event_bus_on", &body),
+        ("json_event_200KB_bus_on", &large),
+    ] {
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function(label, |b| {
+            b.iter_batched(
+                || {
+                    let relay = new_relay().with_bus(Arc::new(MemoryBus::default()));
+                    (relay, json_request(body))
+                },
+                |(relay, request)| {
+                    expect_ok(runtime.block_on(relay.handle(request)));
+                    relay
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
 
     // 1 MB thumbnail: a fresh relay per iteration so each image is new (not a duplicate).
     let image = one_megabyte_image();
